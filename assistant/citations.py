@@ -1,0 +1,114 @@
+"""Answers and their citations, as data: markers parsed, checked, attributed, renumbered.
+
+The model sees passages numbered [1]..[k]. A marker naming no passage is dropped;
+a sentence without a marker is attributed to the passage that supports it best;
+the passages actually cited are renumbered 1..m in order of first use.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from corpus.text import sentences
+from index.passages import Passage
+
+MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Citation [n] of an answer: the passage, and the spans of it that support the answer."""
+
+    n: int
+    passage: Passage
+    spans: tuple[tuple[int, int], ...] = ()
+
+    def to_dict(self) -> dict:
+        """The `sourcechat ask --json` form."""
+        p = self.passage
+        return {"n": self.n, "source": p.source, "title": p.title, "page": p.page,
+                "start": p.start, "end": p.end, "text": p.text, "score": round(p.score, 4),
+                "id": p.id, "highlights": [list(s) for s in self.spans]}
+
+
+@dataclass
+class Answer:
+    """An answer: its text with [n] markers, whether the documents covered it, its citations."""
+
+    text: str
+    found: bool
+    citations: list[Citation] = field(default_factory=list)
+    question: str = ""
+    query: str = ""
+
+    def to_dict(self) -> dict:
+        """The `sourcechat ask --json` object."""
+        return {"question": self.question, "query": self.query or self.question,
+                "answer": self.text, "found": self.found,
+                "citations": [c.to_dict() for c in self.citations]}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One answer sentence and the 0-based passage indexes it cites."""
+
+    text: str
+    refs: tuple[int, ...]
+
+
+def parse_markers(text: str, n_passages: int) -> list[Claim]:
+    """Split an answer into sentences with their valid markers (1-based in text, 0-based out)."""
+    claims = []
+    for sent in sentences(text):
+        refs: list[int] = []
+        for group in MARKER.findall(sent.text):
+            for num in re.split(r"\s*[,;]\s*", group):
+                i = int(num) - 1
+                if 0 <= i < n_passages and i not in refs:
+                    refs.append(i)
+        bare = MARKER.sub("", sent.text).strip()
+        if bare:
+            claims.append(Claim(bare, tuple(refs)))
+    return claims
+
+
+def attribute(claims: Sequence[Claim], best_support: Callable[[str], int | None]) -> list[Claim]:
+    """Give every claim without a valid marker the passage that supports it best."""
+    out = []
+    for claim in claims:
+        if claim.refs:
+            out.append(claim)
+            continue
+        best = best_support(claim.text)
+        out.append(Claim(claim.text, (best,) if best is not None else ()))
+    return out
+
+
+def render(
+    claims: Sequence[Claim], passages: Sequence[Passage],
+    spans: Callable[[str, int], tuple[tuple[int, int], ...]] | None = None,
+) -> tuple[str, list[Citation]]:
+    """Answer text with markers renumbered 1..m in order of first use, and those citations."""
+    order: dict[int, int] = {}
+    parts = []
+    claim_texts: dict[int, list[str]] = {}
+    for claim in claims:
+        nums = []
+        for ref in claim.refs:
+            order.setdefault(ref, len(order) + 1)
+            nums.append(order[ref])
+            claim_texts.setdefault(ref, []).append(claim.text)
+        marks = "".join(f"[{n}]" for n in nums)
+        text = claim.text
+        if marks:
+            # marker before the closing punctuation: "... 93,000 people [1]."
+            m = re.search(r"[.!?]+[\"'”’)]*$", text)
+            text = f"{text[:m.start()]} {marks}{text[m.start():]}" if m else f"{text} {marks}"
+        parts.append(text)
+    citations = []
+    for ref, n in sorted(order.items(), key=lambda kv: kv[1]):
+        got = spans(" ".join(claim_texts[ref]), ref) if spans else ()
+        citations.append(Citation(n, passages[ref], got))
+    return " ".join(parts), citations

@@ -1,0 +1,128 @@
+"""Which sentences of the retrieved passages support a question or an answer.
+
+Sentences are scored by meaning (embedding cosine with the question) and by
+words (share of the question's content terms they contain). These scores drive
+the relevance gate, the extractive answer, citation attribution for sentences
+without a marker, and the highlighted spans of each citation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from corpus.text import Sentence, content_terms, sentences
+from index.passages import Passage
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence of passage `passage` (index into the retrieved list) and its scores."""
+
+    passage: int
+    sentence: Sentence
+    dense: float
+    lexical: float
+    score: float
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """How well the retrieved passages match a question; `score` is what the gate compares."""
+
+    dense: float
+    lexical: float
+    score: float
+
+
+class EvidenceScorer:
+    """Scores sentences against a question with an `Embeddings` model and term overlap."""
+
+    def __init__(self, embeddings: Embeddings, lexical_weight: float = 0.5):
+        self.embeddings = embeddings
+        self.lexical_weight = lexical_weight
+        self._cache: dict[str, np.ndarray] = {}
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing:
+            for t, v in zip(missing, self.embeddings.embed_documents(missing), strict=True):
+                self._cache[t] = np.asarray(v, dtype=np.float32)
+            if len(self._cache) > 20000:
+                self._cache.clear()
+                return self._vectors(texts)
+        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1))
+
+    def evidence(self, question: str, passages: Sequence[Passage]) -> list[Evidence]:
+        """Every sentence of the passages, scored against the question, best first."""
+        cands = [(i, s) for i, p in enumerate(passages) for s in sentences(p.text)]
+        if not cands:
+            return []
+        q = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        dense = self._vectors([s.text for _, s in cands]) @ q
+        q_terms = set(content_terms(question))
+        out = []
+        for (i, s), d in zip(cands, dense, strict=True):
+            lex = coverage(q_terms, s.text)
+            out.append(Evidence(i, s, float(d), lex, float(d) + self.lexical_weight * lex))
+        out.sort(key=lambda e: e.score, reverse=True)
+        return out
+
+    def relevance(self, question: str, passages: Sequence[Passage],
+                  evidence: Sequence[Evidence]) -> Relevance:
+        """Gate score: best sentence meaning-match plus the passages' coverage of the question."""
+        if not evidence:
+            return Relevance(0.0, 0.0, 0.0)
+        dense = max(e.dense for e in evidence)
+        q_terms = set(content_terms(question))
+        lexical = max(coverage(q_terms, p.text) for p in passages)
+        return Relevance(dense, lexical, dense + self.lexical_weight * lexical)
+
+
+def coverage(q_terms: set[str], text: str) -> float:
+    """Share of the question's content terms found in `text` (0 when the question has none)."""
+    if not q_terms:
+        return 0.0
+    return len(q_terms & _terms(text)) / len(q_terms)
+
+
+@lru_cache(maxsize=8192)
+def _terms(text: str) -> frozenset[str]:
+    return frozenset(content_terms(text))
+
+
+def support(claim: str, text: str) -> float:
+    """Share of a claim's content terms present in `text` (1.0 when it has none)."""
+    terms = set(content_terms(claim))
+    if not terms:
+        return 1.0
+    return len(terms & _terms(text)) / len(terms)
+
+
+def best_passage(claim: str, passages: Sequence[Passage]) -> int | None:
+    """The passage that supports a claim best (ties go to the higher-ranked one)."""
+    if not passages:
+        return None
+    scores = [support(claim, p.text) for p in passages]
+    best = max(range(len(passages)), key=lambda i: (scores[i], -i))
+    return best if scores[best] > 0 else 0
+
+
+def supporting_spans(claim: str, passage: Passage, limit: int = 2) -> tuple[tuple[int, int], ...]:
+    """Offsets (into the passage text) of the sentences that support a claim best."""
+    claim_terms = set(content_terms(claim))
+    scored = []
+    for s in sentences(passage.text):
+        overlap = len(claim_terms & _terms(s.text))
+        if overlap:
+            scored.append((overlap, -s.start, s))
+    scored.sort(reverse=True)
+    if not scored:
+        return ()
+    top = scored[0][0]
+    chosen = [s for overlap, _, s in scored[:limit] if overlap >= max(1, top * 0.6)]
+    return tuple(sorted((s.start, s.end) for s in chosen))

@@ -1,0 +1,51 @@
+"""Build the object graph from one Settings: client, embeddings, store, model, assistant."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+
+from corpus.errors import SourcechatError
+from index import ChunkStore, SentenceTransformerEmbeddings
+from assistant.backends import make_chat_model
+from assistant.evidence import EvidenceScorer
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+
+_LOCK = threading.Lock()
+
+
+def offline() -> None:
+    """Nothing may be downloaded at run time: tell the Hugging Face stack so."""
+    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@lru_cache(maxsize=8)
+def chroma_client(path: str):
+    """One persistent Chroma client per folder per process."""
+    import chromadb
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        return chromadb.PersistentClient(
+            path=path, settings=chromadb.Settings(anonymized_telemetry=False))
+    except OSError as err:
+        raise SourcechatError(f"Cannot use the data dir {path}: {err.strerror or err}") from None
+
+
+def build_assistant(settings: Settings | None = None) -> Assistant:
+    """Wire an Assistant from settings (defaults: environment / .env)."""
+    offline()
+    settings = settings or Settings()
+    with _LOCK:
+        client = chroma_client(str(settings.chroma_dir))
+    embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
+                                               batch_size=settings.batch_size)
+    store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model)
+    chat_model = make_chat_model(settings.llm, settings.models_dir, settings.max_new_tokens)
+    return Assistant(settings, store, chat_model, EvidenceScorer(embeddings))

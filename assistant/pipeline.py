@@ -1,0 +1,201 @@
+"""The assistant: question (+ history) -> retrieved passages -> gated, grounded, cited answer.
+
+Trust comes first. An answer is given only when the retrieved passages match the
+question well enough (the relevance gate); an LLM answer is kept only when its
+content is found in the passages, otherwise the best supporting sentences are
+quoted instead; every sentence of the answer cites a passage that was retrieved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from corpus import SAMPLE_DIR
+from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
+from corpus.text import content_terms
+from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest
+from assistant.citations import Answer, Claim, attribute, parse_markers, render
+from assistant.conversation import check_history, standalone_query
+from assistant.evidence import (
+    Evidence,
+    EvidenceScorer,
+    best_passage,
+    support,
+    supporting_spans,
+)
+from assistant.prompts import format_sources, prompt
+from assistant.settings import Settings
+
+MAX_QUESTION_CHARS = 2000
+LLM_PASSAGES = 3           # passages shown to the LLM (a 135M model loses its way in more)
+MIN_GROUNDING = 0.75       # share of an LLM sentence's content terms that must be in the passages
+
+
+class Assistant:
+    """Retrieval and cited answers over one index; see `build_assistant` for the wiring."""
+
+    def __init__(self, settings: Settings, store: ChunkStore,
+                 chat_model: BaseChatModel | None, scorer: EvidenceScorer):
+        self.settings = settings
+        self.store = store
+        self.chat_model = chat_model
+        self.scorer = scorer
+        self.retriever = PassageRetriever(store=store, k=settings.k)
+
+    # -- documents ---------------------------------------------------------------------------
+    def ingest(self, paths: Sequence[str | Path] | None = None,
+               progress: bool = True) -> IngestReport:
+        """Index files/folders (default: the sample corpus)."""
+        return ingest(paths or [str(SAMPLE_DIR)], self.store, chunk_size=self.settings.chunk_size,
+                      chunk_overlap=self.settings.chunk_overlap,
+                      batch_size=self.settings.batch_size, progress=progress)
+
+    def ensure_indexed(self, progress: bool = False) -> None:
+        """Index the sample corpus when the index is empty (first use)."""
+        if self.store.count() == 0:
+            self.ingest(progress=progress)
+
+    def sources(self) -> list[tuple[str, str, int]]:
+        """(source, title, chunks) for each indexed document."""
+        return self.store.sources()
+
+    def remove(self, source: str) -> tuple[str, int]:
+        """Remove a document (full source path, or a unique file name); returns (source, chunks)."""
+        known = [s for s, _, _ in self.store.sources()]
+        matches = [s for s in known if s == source] or [
+            s for s in known if Path(s).name == source or s.endswith("/" + source)]
+        if not matches:
+            raise SourcechatError(f"No indexed document matches '{source}': "
+                                  "see `sourcechat sources` for the list.")
+        if len(matches) > 1:
+            raise SourcechatError(f"'{source}' matches {len(matches)} documents; "
+                                  "give the full path shown by `sourcechat sources`.")
+        return matches[0], self.store.delete_source(matches[0])
+
+    # -- questions ---------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None,
+                 sources: Sequence[str] | None = None) -> list[Passage]:
+        """The best passages for a question, best first."""
+        question = _check_question(question)
+        self.ensure_indexed()
+        return self.retriever.search(question, k or self.settings.k, sources)
+
+    def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
+            sources: Sequence[str] | None = None) -> Answer:
+        """Answer a question from the documents, with citations, or decline."""
+        answer = None
+        for event in self.stream(question, history, k, sources):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: Sequence[dict] | None = None,
+               k: int | None = None, sources: Sequence[str] | None = None,
+               ) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is generated (str pieces), then the final Answer.
+
+        The final Answer is authoritative: when the generated text fails the grounding
+        check it is replaced by quoted evidence, so a UI must show the final text.
+        """
+        question = _check_question(question)
+        history = check_history(history)
+        query = standalone_query(question, history, self.settings.history_turns)
+        passages = self.retrieve(query, k, sources)
+        evidence = self.scorer.evidence(query, passages)
+        relevance = self.scorer.relevance(query, passages, evidence)
+        if relevance.score < self.settings.min_relevance:
+            yield self._declined(question, query)
+            return
+
+        claims: list[Claim] = []
+        if self.chat_model is not None:
+            shown = passages[:LLM_PASSAGES]
+            pieces: list[str] = []
+            for piece in self._generate(question, shown):
+                pieces.append(piece)
+                yield piece
+            generated = "".join(pieces).strip()
+            if _says_not_found(generated) and relevance.lexical < 0.5:
+                yield self._declined(question, query)
+                return
+            claims = self._grounded_claims(generated, shown)
+        if not claims:
+            claims = self._extractive_claims(evidence, passages)
+        if not claims:
+            yield self._declined(question, query)
+            return
+        claims = attribute(claims, lambda text: best_passage(text, passages))
+        text, citations = render(
+            claims, passages, lambda text, i: supporting_spans(text, passages[i]))
+        yield Answer(text, True, citations, question, query)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _generate(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        messages = [
+            SystemMessage(prompt("system")),
+            HumanMessage(prompt("question").format(
+                sources=format_sources([p.text for p in passages]), question=question)),
+        ]
+        try:
+            for chunk in self.chat_model.stream(messages):
+                if chunk.content:
+                    yield str(chunk.content)
+        except SourcechatError:
+            raise
+        except Exception as err:  # a backend failing mid-answer: say so, in one line
+            raise BackendError(f"The answering model failed: {err}") from err
+
+    def _grounded_claims(self, generated: str, passages: Sequence[Passage]) -> list[Claim]:
+        """The LLM's sentences, kept only if every one of them is grounded in the passages."""
+        if not generated or _says_not_found(generated):
+            return []
+        claims = parse_markers(generated, len(passages))
+        corpus_text = "\n".join(p.text for p in passages)
+        for claim in claims:
+            if support(claim.text, corpus_text) < MIN_GROUNDING or not _numbers_grounded(
+                    claim.text, corpus_text):
+                return []
+        return claims
+
+    def _extractive_claims(self, evidence: Sequence[Evidence],
+                           passages: Sequence[Passage]) -> list[Claim]:
+        """The best supporting sentence (and a close second) quoted from the passages."""
+        if not evidence:
+            return []
+        best = evidence[0]
+        chosen = [best]
+        for e in evidence[1:3]:
+            if e.score >= 0.95 * best.score and e.sentence.text != best.sentence.text:
+                chosen.append(e)
+                break
+        return [Claim(e.sentence.text, (e.passage,)) for e in chosen]
+
+    def _declined(self, question: str, query: str) -> Answer:
+        return Answer(prompt("declined"), False, [], question, query)
+
+
+def _check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise InvalidQuestionError("The question is empty: type a question about your documents.")
+    question = " ".join(question.split())
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"The question is {len(question)} characters long; keep it under "
+            f"{MAX_QUESTION_CHARS}.")
+    return question
+
+
+def _says_not_found(text: str) -> bool:
+    t = text.strip().lower()
+    return t.startswith("not found") or "not found" in t[:40] or t.startswith("i don't know")
+
+
+def _numbers_grounded(claim: str, corpus_text: str) -> bool:
+    """Every number in a claim appears in the passages (numbers are where small models invent)."""
+    corpus_numbers = {w for w in content_terms(corpus_text) if w.isdigit()}
+    return all(w in corpus_numbers for w in content_terms(claim) if w.isdigit())

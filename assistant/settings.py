@@ -1,0 +1,51 @@
+"""The one settings object: read once at an entry point (CLI, serve, `ask`), passed down.
+
+Every field can be set by an environment variable `SOURCECHAT_<FIELD>` (or a
+`.env` file); the CLI's global options override them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """sourcechat's configuration (frozen)."""
+
+    model_config = SettingsConfigDict(env_prefix="SOURCECHAT_", env_file=".env",
+                                      extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("sourcechat")),
+                           description="Where the index and converted models live.")
+    collection: str = Field("sourcechat", description="Chroma collection name.")
+    embedding_model: str = Field("all-MiniLM-L6-v2",
+                                 description="sentence-transformers model name or path.")
+    llm: str = Field("embedded", description="Answering backend: embedded | extractive.")
+    k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    chunk_size: int = Field(600, ge=100, le=8000, description="Characters per chunk.")
+    chunk_overlap: int = Field(100, ge=0, le=2000, description="Characters shared by neighbours.")
+    batch_size: int = Field(64, ge=1, description="Chunks embedded per batch.")
+    min_relevance: float = Field(
+        0.45, description="Relevance gate: below this score the assistant declines "
+        "(calibrated with bench/calibrate_gate.py).")
+    max_new_tokens: int = Field(120, ge=8, le=2048, description="LLM answer length cap.")
+    history_turns: int = Field(6, ge=0, description="Past messages used for follow-ups.")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return Path(value).expanduser()
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Chroma's persistent folder."""
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where slow-to-convert models are cached."""
+        return self.data_dir / "models"

@@ -1,0 +1,23 @@
+"""Loading and chunking: files and folders -> Documents -> chunks with offsets and ids."""
+
+from importlib.resources import files
+
+from corpus.chunking import chunk_documents, chunk_id, make_splitter
+from corpus.errors import (
+    BackendError,
+    EmptyIndexError,
+    IndexMismatchError,
+    InvalidQuestionError,
+    LoadError,
+    SourcechatError,
+)
+from corpus.loaders import SUPPORTED_SUFFIXES, LoadReport, load_documents, load_file
+
+SAMPLE_DIR = files("corpus") / "samples"
+"""The sample corpus shipped with the package: the default documents."""
+
+__all__ = [
+    "SAMPLE_DIR", "SUPPORTED_SUFFIXES", "BackendError", "EmptyIndexError", "IndexMismatchError",
+    "InvalidQuestionError", "LoadError", "LoadReport", "SourcechatError", "chunk_documents",
+    "chunk_id", "load_documents", "load_file", "make_splitter",
+]

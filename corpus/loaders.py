@@ -1,0 +1,205 @@
+"""Files and folders -> LangChain Documents, one per text unit (a file, or a PDF page).
+
+Each Document's metadata carries `source` (absolute path), `title` and `page`
+(1-based for PDFs, None otherwise); its page_content is the exact text that
+chunk offsets point into. Bad files never stop a run: they are reported as
+LoadError values beside the documents.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from corpus.errors import LoadError
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+
+
+@dataclass
+class LoadReport:
+    """What a load saw: files read, and the ones that failed with their reason."""
+
+    files: list[str] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+
+
+def iter_files(paths: Iterable[str | os.PathLike], report: LoadReport) -> Iterator[Path]:
+    """Yield the supported files under `paths` (recursively), each once, in a stable order."""
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            report.errors.append(LoadError(str(raw), "no such file or folder"))
+            continue
+        if path.is_dir():
+            candidates = _walk(path, report)
+        else:
+            candidates = iter([path])
+        for file in candidates:
+            resolved = file.resolve()
+            if resolved in seen:
+                continue
+            seen.add(resolved)
+            if file.suffix.lower() not in SUPPORTED_SUFFIXES:
+                if path.is_file():  # named explicitly: say why it is skipped
+                    report.errors.append(
+                        LoadError(str(file), f"unsupported file type '{file.suffix or '(none)'}'"
+                                  f" (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+                    )
+                continue
+            yield resolved
+
+
+def _walk(root: Path, report: LoadReport) -> Iterator[Path]:
+    """Walk a folder without following symlinked folders into loops; hidden entries skipped."""
+    visited: set[tuple[int, int]] = set()
+
+    def onerror(err: OSError) -> None:
+        report.errors.append(LoadError(str(err.filename), f"cannot read folder ({err.strerror})"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=onerror, followlinks=True):
+        st = os.stat(dirpath)
+        key = (st.st_dev, st.st_ino)
+        if key in visited:  # a symlink loop or a folder reached twice
+            dirnames[:] = []
+            continue
+        visited.add(key)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def load_file(path: Path) -> list[Document]:
+    """Read one file into Documents; raise LoadError with a reason a person understands."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".pdf":
+            docs = _load_pdf(path)
+        elif suffix in (".html", ".htm"):
+            docs = [_load_html(path)]
+        elif suffix == ".docx":
+            docs = [_load_docx(path)]
+        else:
+            text = decode_text(path.read_bytes(), str(path))
+            docs = [_doc(text, path, None, _markdown_title(text) if suffix != ".txt" else None)]
+    except LoadError:
+        raise
+    except PermissionError:
+        raise LoadError(str(path), "permission denied (check the file's permissions)") from None
+    except OSError as err:
+        raise LoadError(str(path), f"cannot read file ({err.strerror or err})") from None
+    docs = [d for d in docs if d.page_content.strip()]
+    if not docs:
+        raise LoadError(str(path), "no text found (empty file, or a scanned PDF without text)")
+    return docs
+
+
+def load_documents(
+    paths: Iterable[str | os.PathLike], report: LoadReport | None = None
+) -> Iterator[Document]:
+    """Yield Documents for every supported file under `paths`; failures go to `report`."""
+    report = report if report is not None else LoadReport()
+    for path in iter_files(paths, report):
+        try:
+            docs = load_file(path)
+        except LoadError as err:
+            report.errors.append(err)
+            continue
+        report.files.append(str(path))
+        yield from docs
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """Decode text bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else Latin-1/CP1252."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    sample = data[:8192]
+    if b"\x00" in sample:
+        raise LoadError(name, "looks like a binary file, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _doc(text: str, path: Path, page: int | None, title: str | None) -> Document:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return Document(
+        page_content=text,
+        metadata={"source": str(path), "title": title or path.name, "page": page},
+    )
+
+
+def _markdown_title(text: str) -> str | None:
+    for line in text.splitlines()[:20]:
+        if line.startswith("# "):
+            return line[2:].strip() or None
+    return None
+
+
+def _load_html(path: Path) -> Document:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(decode_text(path.read_bytes(), str(path)), "html.parser")
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
+        tag.decompose()
+    lines = (line.strip() for line in soup.get_text("\n").splitlines())
+    text = "\n".join(line for line in lines if line)
+    return _doc(text, path, None, title)
+
+
+def _load_pdf(path: Path) -> list[Document]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise LoadError(str(path), "encrypted PDF (remove the password, then re-add it)")
+            except LoadError:
+                raise
+            except Exception:
+                raise LoadError(
+                    str(path), "encrypted PDF (remove the password, then re-add it)"
+                ) from None
+        meta_title = (reader.metadata.title if reader.metadata else None) or None
+        docs = []
+        for number, page in enumerate(reader.pages, start=1):
+            docs.append(_doc(page.extract_text() or "", path, number, meta_title))
+        return docs
+    except LoadError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        raise LoadError(str(path), f"corrupt or unreadable PDF ({type(err).__name__})") from None
+    except Exception as err:  # pypdf raises a wide variety on broken files
+        raise LoadError(str(path), f"corrupt or unreadable PDF ({type(err).__name__})") from None
+
+
+def _load_docx(path: Path) -> Document:
+    import zipfile
+
+    import docx
+
+    try:
+        document = docx.Document(str(path))
+    except (zipfile.BadZipFile, KeyError, ValueError) as err:
+        raise LoadError(str(path), f"corrupt or unreadable .docx ({type(err).__name__})") from None
+    text = "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
+    title = document.core_properties.title or None
+    return _doc(text, path, None, title)

@@ -1,0 +1,148 @@
+"""The Chroma collection that holds chunks, their embeddings and metadata.
+
+The store takes a chromadb client and a LangChain `Embeddings`; Chroma never
+embeds anything itself (its default function would download a model). The
+collection records the embedding model it was built with, so a mismatch is
+caught before it returns nonsense.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+
+from corpus.errors import IndexMismatchError, SourcechatError
+from index.passages import Passage
+
+_META_KEYS = ("source", "title", "page", "start", "end", "id")
+_PAGE = 5000  # rows per chromadb get() call
+
+
+class ChunkStore:
+    """Chunks in one Chroma collection, with cosine similarity search."""
+
+    def __init__(self, client, collection: str, embeddings: Embeddings, model_name: str):
+        self.client = client
+        self.collection_name = collection
+        self.embeddings = embeddings
+        self.model_name = model_name
+        self._collection = None
+
+    @property
+    def collection(self):
+        """The Chroma collection (created on first use, checked against the model)."""
+        if self._collection is None:
+            try:
+                col = self.client.get_or_create_collection(
+                    self.collection_name,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"embedding_model": self.model_name},
+                    embedding_function=None,
+                )
+            except ValueError as err:
+                raise SourcechatError(
+                    f"Invalid collection name '{self.collection_name}': use 3-512 letters, "
+                    "digits, '.', '_' or '-', starting and ending with a letter or digit."
+                ) from err
+            built_with = (col.metadata or {}).get("embedding_model")
+            if built_with and built_with != self.model_name:
+                raise IndexMismatchError(
+                    f"The index '{self.collection_name}' was built with the embedding model "
+                    f"'{built_with}', but '{self.model_name}' is configured: set "
+                    f"SOURCECHAT_EMBEDDING_MODEL={built_with}, or use another --collection."
+                )
+            self._collection = col
+        return self._collection
+
+    def count(self) -> int:
+        """Number of chunks stored."""
+        return self.collection.count()
+
+    def ids_for_source(self, source: str) -> set[str]:
+        """Ids of the chunks stored for one source."""
+        return set(self.collection.get(where={"source": source}, include=[])["ids"])
+
+    def add(self, chunks: Sequence[Document], vectors: Sequence[Sequence[float]] | None = None):
+        """Embed (unless vectors are given) and upsert chunks; same id -> replaced, not added."""
+        if not chunks:
+            return
+        if vectors is None:
+            vectors = self.embeddings.embed_documents([c.page_content for c in chunks])
+        self.collection.upsert(
+            ids=[c.metadata["id"] for c in chunks],
+            embeddings=[list(v) for v in vectors],
+            documents=[c.page_content for c in chunks],
+            metadatas=[_to_chroma(c.metadata) for c in chunks],
+        )
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """Delete chunks by id."""
+        ids = list(ids)
+        for i in range(0, len(ids), _PAGE):
+            self.collection.delete(ids=ids[i:i + _PAGE])
+
+    def delete_source(self, source: str) -> int:
+        """Delete every chunk of a source; returns how many were removed."""
+        ids = self.ids_for_source(source)
+        self.delete_ids(sorted(ids))
+        return len(ids)
+
+    def sources(self) -> list[tuple[str, str, int]]:
+        """(source, title, chunk count) for every indexed document, sorted by source."""
+        counts: Counter[str] = Counter()
+        titles: dict[str, str] = {}
+        offset = 0
+        while True:
+            got = self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            for meta in got["metadatas"]:
+                counts[meta["source"]] += 1
+                titles.setdefault(meta["source"], meta.get("title", ""))
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        return [(s, titles[s], counts[s]) for s in sorted(counts)]
+
+    def search(
+        self, query: str, k: int, sources: Sequence[str] | None = None
+    ) -> list[Passage]:
+        """The k chunks most similar to the query (cosine), optionally within some sources."""
+        return self.search_by_vector(self.embeddings.embed_query(query), k, sources)
+
+    def search_by_vector(
+        self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
+    ) -> list[Passage]:
+        """The k chunks nearest to a query vector."""
+        where = None
+        if sources:
+            where = {"source": {"$in": list(sources)}} if len(sources) > 1 else {
+                "source": sources[0]}
+        n = min(k, self.count())
+        if n <= 0:
+            return []
+        res = self.collection.query(
+            query_embeddings=[list(vector)], n_results=n, where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            Passage.from_document(Document(page_content=text, metadata=meta), 1.0 - dist)
+            for text, meta, dist in zip(
+                res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        ]
+
+    def get(self, ids: Sequence[str]) -> list[Passage]:
+        """Stored chunks by id (score 0), in the order asked."""
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        by_id = {
+            i: Passage.from_document(Document(page_content=t, metadata=m), 0.0)
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+
+def _to_chroma(meta: dict) -> dict:
+    """Chroma metadata: only scalar values, and no None (a missing page is left out)."""
+    return {k: meta[k] for k in _META_KEYS if meta.get(k) is not None}
