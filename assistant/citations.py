@@ -104,7 +104,7 @@ def render(
         text = claim.text
         if marks:
             # marker before the closing punctuation: "... 93,000 people [1]."
-            m = re.search(r"[.!?]+[\"'”’)]*$", text)
+            m = re.search(r"[.!?]+$", text)
             text = f"{text[:m.start()]} {marks}{text[m.start():]}" if m else f"{text} {marks}"
         parts.append(text)
     citations = []

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
         0.45, description="Relevance gate: below this score the assistant declines "
         "(calibrated with bench/calibrate_gate.py).")
     max_new_tokens: int = Field(120, ge=8, le=2048, description="LLM answer length cap.")
+    model_cache_dir: Path | None = Field(
+        None, description="Where converted models are cached (default DATA_DIR/models).")
     history_turns: int = Field(6, ge=0, description="Past messages used for follow-ups.")
 
     @field_validator("data_dir")
@@ -47,5 +49,5 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        """Where slow-to-convert models are cached."""
-        return self.data_dir / "models"
+        """Where slow-to-convert models are cached (default: inside the data dir)."""
+        return self.model_cache_dir or self.data_dir / "models"

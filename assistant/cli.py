@@ -1,0 +1,156 @@
+"""The `sourcechat` command line: ingest, ask, sources, remove, serve.
+
+Errors are translated here: one line on stderr, a non-zero exit status, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from corpus.errors import SourcechatError
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (global options, then one sub-command)."""
+    p = argparse.ArgumentParser(
+        prog="sourcechat", description="Chat with your documents; answers cite their passages.")
+    p.add_argument("--data-dir", help="where the index lives (env SOURCECHAT_DATA_DIR)")
+    p.add_argument("--collection", help="index collection name (env SOURCECHAT_COLLECTION)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ing = sub.add_parser("ingest", help="index files and folders (default: the sample corpus)")
+    ing.add_argument("paths", nargs="*", metavar="PATH")
+    ing.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ask = sub.add_parser("ask", help="answer a question with cited passages")
+    ask.add_argument("question")
+    ask.add_argument("--k", type=int, help="passages to retrieve (default 5)")
+    ask.add_argument("--llm", help="backend: embedded | extractive (env SOURCECHAT_LLM)")
+    ask.add_argument("--source", action="append", dest="sources", metavar="SOURCE",
+                     help="only search this indexed source (repeatable)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+
+    src = sub.add_parser("sources", help="list indexed documents with chunk counts")
+    src.add_argument("--json", action="store_true")
+
+    rm = sub.add_parser("remove", help="remove a document and all its chunks")
+    rm.add_argument("source", help="full source path, or a file name that is unique")
+
+    srv = sub.add_parser("serve", help="start the web chat")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=7860)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `sourcechat` console script."""
+    args = parser().parse_args(argv)
+    try:
+        return _run(args)
+    except SourcechatError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # the last resort: still one line, never a traceback
+        print(f"error: unexpected {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _settings(args):
+    from pydantic import ValidationError
+
+    from assistant.settings import Settings
+
+    overrides = {}
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    if args.collection:
+        overrides["collection"] = args.collection
+    if getattr(args, "llm", None):
+        overrides["llm"] = args.llm
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise SourcechatError(f"invalid setting {where}: {first['msg']}") from None
+
+
+def _run(args) -> int:
+    from assistant.factory import build_assistant
+
+    settings = _settings(args)
+    if args.command == "serve":
+        from ui import serve  # noqa: PLC0415 - gradio loads only for `serve`
+
+        serve(settings, host=args.host, port=args.port)
+        return EXIT_OK
+    assistant = build_assistant(settings)
+
+    if args.command == "ingest":
+        report = assistant.ingest(args.paths or None, progress=not args.quiet)
+        for err in report.errors:
+            print(f"skipped: {err}", file=sys.stderr)
+        print(f"{len(report.indexed)} file(s) indexed, {len(report.unchanged)} unchanged, "
+              f"{len(report.errors)} failed; {report.chunks_added} chunk(s) added, "
+              f"{report.chunks_removed} removed in {report.seconds:.1f}s "
+              f"({assistant.store.count()} chunks in the index)")
+        return EXIT_OK if report.ok else EXIT_PARTIAL
+
+    if args.command == "ask":
+        if args.k is not None and not 1 <= args.k <= 50:
+            raise SourcechatError("--k must be between 1 and 50")
+        return _ask(assistant, args)
+
+    if args.command == "sources":
+        rows = assistant.sources()
+        if args.json:
+            print(json.dumps([{"source": s, "title": t, "chunks": n} for s, t, n in rows]))
+        elif not rows:
+            print("The index is empty: run `sourcechat ingest [PATH ...]`.")
+        else:
+            for s, _, n in rows:
+                print(f"{n:6d}  {s}")
+        return EXIT_OK
+
+    if args.command == "remove":
+        source, n = assistant.remove(args.source)
+        print(f"removed {source} ({n} chunks)")
+        return EXIT_OK
+    return EXIT_ERROR
+
+
+def _ask(assistant, args) -> int:
+    from assistant.citations import Answer
+
+    answer = None
+    streamed = False
+    stream_to_tty = not args.json and sys.stdout.isatty()
+    for event in assistant.stream(args.question, [], k=args.k, sources=args.sources):
+        if isinstance(event, Answer):
+            answer = event
+        elif stream_to_tty:
+            print(event, end="", flush=True)
+            streamed = True
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+        return EXIT_OK
+    if streamed:  # the final answer replaces the draft (it may have failed the grounding check)
+        print("\r\033[J", end="")
+        print("\n" + "─" * 40)
+    print(answer.text)
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            p = c.passage
+            quote = " ".join(p.text.split())
+            print(f"  [{c.n}] {p.name} (chars {p.start}-{p.end}, score {p.score:.2f})")
+            print(f"      {quote[:300]}{'…' if len(quote) > 300 else ''}")
+    return EXIT_OK

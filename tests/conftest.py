@@ -1,0 +1,55 @@
+"""Shared fixtures: every test gets its own data dir and runs offline."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
+                  GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false")
+
+SAMPLE_QUESTION = "How many people migrated from Japan to North Korea between 1959 and 1984?"
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory):
+    """One converted-LLM cache for the whole run (the conversion takes ~20 s)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch, model_cache):
+    """Point the data dir at tmp_path and clear any SOURCECHAT_* from the caller's shell."""
+    for var in list(os.environ):
+        if var.startswith("SOURCECHAT_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("SOURCECHAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SOURCECHAT_MODEL_CACHE_DIR", str(model_cache))
+    import assistant.api
+
+    monkeypatch.setattr(assistant.api, "_DEFAULT", None)
+    yield
+
+
+@pytest.fixture(scope="session")
+def sample_extractive(tmp_path_factory):
+    """A real assistant (real Chroma, real MiniLM) over the sample, extractive backend."""
+    from assistant import Settings, build_assistant
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("extractive"), llm="extractive")
+    a = build_assistant(settings)
+    a.ensure_indexed()
+    return a
+
+
+@pytest.fixture(scope="session")
+def sample_embedded(tmp_path_factory, model_cache):
+    """A real assistant over the sample with the real embedded SmolLM2."""
+    from assistant import Settings, build_assistant
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("embedded"), llm="embedded",
+                        model_cache_dir=model_cache)
+    a = build_assistant(settings)
+    a.ensure_indexed()
+    return a
