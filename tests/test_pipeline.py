@@ -1,0 +1,136 @@
+"""Answer logic with fakes (fast): gate, grounding check, fallback, markers, bad input.
+
+The real models are exercised in test_end_to_end.py; here the embeddings and the
+chat model are LangChain's fakes and the store is a real Chroma in tmp_path.
+"""
+
+from __future__ import annotations
+
+import re
+
+import chromadb
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+
+from assistant import Answer, Assistant, Settings
+from assistant.evidence import EvidenceScorer
+from corpus.errors import IndexMismatchError, InvalidQuestionError
+from index import ChunkStore
+
+DOC = ("Kiwis grow on vines in New Zealand. A kiwi vine yields 25 kilograms of fruit. "
+       "Bananas grow in the tropics.")
+
+
+def make(tmp_path, reply: str | None, min_relevance: float = -10.0, model="fake-a") -> Assistant:
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    emb = DeterministicFakeEmbedding(size=16)
+    store = ChunkStore(client, "test", emb, model)
+    settings = Settings(data_dir=tmp_path, min_relevance=min_relevance, chunk_size=200)
+    chat = GenericFakeChatModel(messages=iter([AIMessage(reply)])) if reply else None
+    a = Assistant(settings, store, chat, EvidenceScorer(emb))
+    (tmp_path / "fruit.txt").write_text(DOC)
+    a.ingest([str(tmp_path / "fruit.txt")], progress=False)
+    return a
+
+
+def test_grounded_llm_answer_is_kept_with_its_marker(tmp_path):
+    a = make(tmp_path, "A kiwi vine yields 25 kilograms [1].")
+    answer = a.ask("How much fruit does a kiwi vine yield?")
+    assert answer.found
+    assert answer.text == "A kiwi vine yields 25 kilograms [1]."
+    assert [c.n for c in answer.citations] == [1]
+    assert "25 kilograms" in answer.citations[0].passage.text
+
+
+def test_invented_number_is_replaced_by_quoted_evidence(tmp_path):
+    a = make(tmp_path, "A kiwi vine yields 90 kilograms [1].")
+    answer = a.ask("How much fruit does a kiwi vine yield?")
+    assert answer.found
+    assert "90" not in answer.text
+    # the fallback quotes sentences of the passages verbatim, each followed by its marker
+    quoted = re.split(r" \[\d+\]\.? ?", answer.text)
+    assert [q for q in quoted if q]
+    for sentence in filter(None, quoted):
+        assert sentence.rstrip(".") in DOC
+    assert answer.citations[0].n == 1
+
+
+def test_marker_to_a_passage_not_retrieved_is_dropped_and_reattributed(tmp_path):
+    a = make(tmp_path, "Kiwis grow on vines in New Zealand [7].")
+    answer = a.ask("Where do kiwis grow?")
+    assert "[7]" not in answer.text
+    assert answer.text.endswith("[1].")
+    assert len(answer.citations) == 1
+
+
+def test_gate_declines_without_calling_the_model(tmp_path):
+    a = make(tmp_path, "Paris is the capital of France [1].", min_relevance=10.0)
+    answer = a.ask("What is the capital of France?")
+    assert answer == Answer(answer.text, False, [], "What is the capital of France?",
+                            "What is the capital of France?")
+    assert "do not cover" in answer.text
+
+
+def test_model_saying_not_found_declines_when_words_do_not_match(tmp_path):
+    a = make(tmp_path, "NOT FOUND")
+    answer = a.ask("What is the capital of France?")
+    assert not answer.found and answer.citations == []
+
+
+def test_extractive_answer_quotes_the_passage(tmp_path):
+    a = make(tmp_path, None)
+    answer = a.ask("Where do bananas grow?")
+    assert answer.found
+    assert answer.citations
+    for c in answer.citations:
+        for start, end in c.spans:
+            assert c.passage.text[start:end] in DOC
+
+
+@pytest.mark.parametrize("question", ["", "   ", None])
+def test_empty_question_is_a_clear_error(tmp_path, question):
+    a = make(tmp_path, None)
+    with pytest.raises(InvalidQuestionError, match="empty"):
+        a.ask(question)
+
+
+def test_bad_history_is_a_clear_error(tmp_path):
+    a = make(tmp_path, None)
+    with pytest.raises(InvalidQuestionError, match="history"):
+        a.ask("Where do kiwis grow?", history=[{"role": "robot", "content": "x"}])
+
+
+def test_follow_up_query_uses_the_previous_question(tmp_path):
+    a = make(tmp_path, None)
+    history = [{"role": "user", "content": "Where do kiwis grow?"},
+               {"role": "assistant", "content": "On vines in New Zealand [1]."}]
+    answer = a.ask("How much does it yield?", history=history)
+    assert answer.query == "Where do kiwis grow? How much does it yield?"
+
+
+def test_reingest_unchanged_adds_nothing_and_changed_replaces(tmp_path):
+    a = make(tmp_path, None)
+    before = a.store.count()
+    report = a.ingest([str(tmp_path / "fruit.txt")], progress=False)
+    assert report.unchanged and report.chunks_added == 0 and a.store.count() == before
+    (tmp_path / "fruit.txt").write_text("Only cherries now.")
+    report = a.ingest([str(tmp_path / "fruit.txt")], progress=False)
+    assert report.chunks_added == 1 and a.store.count() == 1
+    assert a.retrieve("cherries")[0].text == "Only cherries now."
+
+
+def test_remove_by_file_name(tmp_path):
+    a = make(tmp_path, None)
+    source, n = a.remove("fruit.txt")
+    assert source == str((tmp_path / "fruit.txt").resolve()) and n >= 1
+    assert a.store.count() == 0
+
+
+def test_index_built_with_another_model_is_refused(tmp_path):
+    make(tmp_path, None, model="fake-a")
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    store = ChunkStore(client, "test", DeterministicFakeEmbedding(size=16), "fake-b")
+    with pytest.raises(IndexMismatchError, match="fake-a"):
+        store.count()
