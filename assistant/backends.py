@@ -151,27 +151,38 @@ class EmbeddedChatModel(BaseChatModel):
         import torch
         from transformers import TextIteratorStreamer
 
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
         tokenizer, model = self._load()
         inputs = self._inputs(messages)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         errors: list[BaseException] = []
+        cancelled = threading.Event()
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return cancelled.is_set()
 
         def run():
             try:
                 with torch.inference_mode():
-                    model.generate(**self._generate_kwargs(inputs), streamer=streamer)
+                    model.generate(**self._generate_kwargs(inputs), streamer=streamer,
+                                   stopping_criteria=StoppingCriteriaList([_Cancelled()]))
             except BaseException as err:  # surfaced below, in the caller's thread
                 errors.append(err)
                 streamer.end()
 
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
-        for piece in streamer:
-            if piece:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                if run_manager:
-                    run_manager.on_llm_new_token(piece, chunk=chunk)
-                yield chunk
-        thread.join()
+        try:
+            for piece in streamer:
+                if piece:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                    if run_manager:
+                        run_manager.on_llm_new_token(piece, chunk=chunk)
+                    yield chunk
+        finally:  # the consumer stopped early (or finished): stop generating too
+            cancelled.set()
+            thread.join()
         if errors:
             raise BackendError(f"The embedded model failed: {errors[0]}") from errors[0]

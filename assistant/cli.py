@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from corpus.errors import SourcechatError
@@ -50,7 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `sourcechat` console script."""
     args = parser().parse_args(argv)
     try:
-        return _run(args)
+        status = _run(args)
+        if args.command == "ask" and argv is None:
+            # Read-only and done: skip the interpreter's slow teardown of torch and
+            # Chroma threads (about a second), as a console script only.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+        return status
     except SourcechatError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_ERROR

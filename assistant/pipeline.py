@@ -16,9 +16,9 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from corpus import SAMPLE_DIR
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
-from corpus.text import content_terms
+from corpus.text import content_terms, sentences
 from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest
-from assistant.citations import Answer, Claim, attribute, parse_markers, render
+from assistant.citations import MARKER, Answer, Claim, attribute, parse_markers, render
 from assistant.conversation import check_history, standalone_query
 from assistant.evidence import (
     Evidence,
@@ -32,6 +32,7 @@ from assistant.settings import Settings
 
 MAX_QUESTION_CHARS = 2000
 LLM_PASSAGES = 3           # passages shown to the LLM (a 135M model loses its way in more)
+MAX_ANSWER_SENTENCES = 2
 MIN_GROUNDING = 0.75       # share of an LLM sentence's content terms that must be in the passages
 
 
@@ -116,9 +117,13 @@ class Assistant:
         if self.chat_model is not None:
             shown = passages[:LLM_PASSAGES]
             pieces: list[str] = []
-            for piece in self._generate(question, shown):
+            stream = self._generate(question, shown)
+            for piece in stream:
                 pieces.append(piece)
                 yield piece
+                if _enough(pieces, shown):
+                    stream.close()  # stops generation: it has answered, or gone astray
+                    break
             generated = "".join(pieces).strip()
             if _says_not_found(generated) and relevance.lexical < 0.5:
                 yield self._declined(question, query)
@@ -188,6 +193,18 @@ def _check_question(question: str) -> str:
             f"The question is {len(question)} characters long; keep it under "
             f"{MAX_QUESTION_CHARS}.")
     return question
+
+
+def _enough(pieces: list[str], passages: Sequence[Passage]) -> bool:
+    """Stop early once two sentences are done, or a finished sentence is not grounded."""
+    text = "".join(pieces)
+    done = [s.text for s in sentences(text)][:-1]  # the last one may still be growing
+    if "\n" in text.strip():
+        return True
+    if len(done) >= MAX_ANSWER_SENTENCES:
+        return True
+    corpus_text = "\n".join(p.text for p in passages)
+    return any(support(MARKER.sub("", s), corpus_text) < MIN_GROUNDING for s in done)
 
 
 def _says_not_found(text: str) -> bool:
