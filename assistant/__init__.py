@@ -7,13 +7,13 @@
 Importing this package loads no model: models load on first use.
 """
 
-from corpus.errors import SourcechatError
-from index.passages import Passage
 from assistant.api import ask, default_assistant, retrieve
 from assistant.citations import Answer, Citation
 from assistant.factory import build_assistant
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
+from corpus.errors import SourcechatError
+from index.passages import Passage
 
 __all__ = [
     "Answer", "Assistant", "Citation", "Passage", "Settings", "SourcechatError", "ask",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from index import Passage
 from assistant.citations import Answer
 from assistant.factory import build_assistant
 from assistant.pipeline import Assistant
+from index import Passage
 
 _DEFAULT: Assistant | None = None
 _LOCK = threading.Lock()

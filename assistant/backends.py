@@ -149,9 +149,7 @@ class EmbeddedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         import torch
-        from transformers import TextIteratorStreamer
-
-        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         tokenizer, model = self._load()
         inputs = self._inputs(messages)

@@ -6,12 +6,12 @@ import os
 import threading
 from functools import lru_cache
 
-from corpus.errors import SourcechatError
-from index import ChunkStore, SentenceTransformerEmbeddings
 from assistant.backends import make_chat_model
 from assistant.evidence import EvidenceScorer
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
+from corpus.errors import SourcechatError
+from index import ChunkStore, SentenceTransformerEmbeddings
 
 _LOCK = threading.Lock()
 

@@ -14,10 +14,6 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from corpus import SAMPLE_DIR
-from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
-from corpus.text import content_terms, sentences
-from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest
 from assistant.citations import MARKER, Answer, Claim, attribute, parse_markers, render
 from assistant.conversation import check_history, standalone_query
 from assistant.evidence import (
@@ -29,6 +25,10 @@ from assistant.evidence import (
 )
 from assistant.prompts import format_sources, prompt
 from assistant.settings import Settings
+from corpus import SAMPLE_DIR
+from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
+from corpus.text import content_terms, sentences
+from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest
 
 MAX_QUESTION_CHARS = 2000
 LLM_PASSAGES = 3           # passages shown to the LLM (a 135M model loses its way in more)

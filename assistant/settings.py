@@ -30,9 +30,9 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(100, ge=0, le=2000, description="Characters shared by neighbours.")
     batch_size: int = Field(64, ge=1, description="Chunks embedded per batch.")
     min_relevance: float = Field(
-        0.45, description="Relevance gate: below this score the assistant declines "
+        0.50, description="Relevance gate: below this score the assistant declines "
         "(calibrated with bench/calibrate_gate.py).")
-    max_new_tokens: int = Field(120, ge=8, le=2048, description="LLM answer length cap.")
+    max_new_tokens: int = Field(64, ge=8, le=2048, description="LLM answer length cap.")
     model_cache_dir: Path | None = Field(
         None, description="Where converted models are cached (default DATA_DIR/models).")
     history_turns: int = Field(6, ge=0, description="Past messages used for follow-ups.")

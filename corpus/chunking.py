@@ -17,7 +17,9 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
 
-def make_splitter(chunk_size: int = 600, chunk_overlap: int = 100) -> RecursiveCharacterTextSplitter:
+def make_splitter(
+    chunk_size: int = 600, chunk_overlap: int = 100
+) -> RecursiveCharacterTextSplitter:
     """The splitter sourcechat uses: sentence-aware, recording start offsets."""
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,

@@ -18,6 +18,7 @@ from langchain_core.documents import Document
 
 from corpus.errors import LoadError
 
+_ENCRYPTED = "encrypted PDF (remove the password, then add it again)"
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 
 
@@ -171,13 +172,11 @@ def _load_pdf(path: Path) -> list[Document]:
         if reader.is_encrypted:
             try:
                 if not reader.decrypt(""):
-                    raise LoadError(str(path), "encrypted PDF (remove the password, then re-add it)")
+                    raise LoadError(str(path), _ENCRYPTED)
             except LoadError:
                 raise
             except Exception:
-                raise LoadError(
-                    str(path), "encrypted PDF (remove the password, then re-add it)"
-                ) from None
+                raise LoadError(str(path), _ENCRYPTED) from None
         meta_title = (reader.metadata.title if reader.metadata else None) or None
         docs = []
         for number, page in enumerate(reader.pages, start=1):
