@@ -49,5 +49,9 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
                                                batch_size=settings.batch_size)
     store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model)
-    chat_model = make_chat_model(settings.llm, settings.models_dir, settings.max_new_tokens)
-    return Assistant(settings, store, chat_model, EvidenceScorer(embeddings))
+
+    def model_factory(backend: str):
+        return make_chat_model(backend, settings.models_dir, settings.max_new_tokens)
+
+    return Assistant(settings, store, model_factory(settings.llm), EvidenceScorer(embeddings),
+                     model_factory)

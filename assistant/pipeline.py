@@ -8,7 +8,7 @@ quoted instead; every sentence of the answer cites a passage that was retrieved.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
@@ -40,20 +40,34 @@ class Assistant:
     """Retrieval and cited answers over one index; see `build_assistant` for the wiring."""
 
     def __init__(self, settings: Settings, store: ChunkStore,
-                 chat_model: BaseChatModel | None, scorer: EvidenceScorer):
+                 chat_model: BaseChatModel | None, scorer: EvidenceScorer,
+                 model_factory: Callable[[str], BaseChatModel | None] | None = None):
         self.settings = settings
         self.store = store
         self.chat_model = chat_model
         self.scorer = scorer
         self.retriever = PassageRetriever(store=store, k=settings.k)
+        self._models: dict[str, BaseChatModel | None] = {settings.llm: chat_model}
+        self._model_factory = model_factory
+
+    def chat_model_for(self, backend: str | None) -> BaseChatModel | None:
+        """The chat model of a backend name (None: the configured one); built once."""
+        if not backend or backend == self.settings.llm:
+            return self.chat_model
+        if backend not in self._models:
+            if self._model_factory is None:
+                raise BackendError(f"Backend '{backend}' is not available here.")
+            self._models[backend] = self._model_factory(backend)
+        return self._models[backend]
 
     # -- documents ---------------------------------------------------------------------------
-    def ingest(self, paths: Sequence[str | Path] | None = None,
-               progress: bool = True) -> IngestReport:
+    def ingest(self, paths: Sequence[str | Path] | None = None, progress: bool = True,
+               on_progress=None) -> IngestReport:
         """Index files/folders (default: the sample corpus)."""
         return ingest(paths or [str(SAMPLE_DIR)], self.store, chunk_size=self.settings.chunk_size,
                       chunk_overlap=self.settings.chunk_overlap,
-                      batch_size=self.settings.batch_size, progress=progress)
+                      batch_size=self.settings.batch_size, progress=progress,
+                      on_progress=on_progress)
 
     def ensure_indexed(self, progress: bool = False) -> None:
         """Index the sample corpus when the index is empty (first use)."""
@@ -86,10 +100,10 @@ class Assistant:
         return self.retriever.search(question, k or self.settings.k, sources)
 
     def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
-            sources: Sequence[str] | None = None) -> Answer:
+            sources: Sequence[str] | None = None, backend: str | None = None) -> Answer:
         """Answer a question from the documents, with citations, or decline."""
         answer = None
-        for event in self.stream(question, history, k, sources):
+        for event in self.stream(question, history, k, sources, backend):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
@@ -97,7 +111,7 @@ class Assistant:
 
     def stream(self, question: str, history: Sequence[dict] | None = None,
                k: int | None = None, sources: Sequence[str] | None = None,
-               ) -> Iterator[str | Answer]:
+               backend: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text as it is generated (str pieces), then the final Answer.
 
         The final Answer is authoritative: when the generated text fails the grounding
@@ -105,6 +119,7 @@ class Assistant:
         """
         question = _check_question(question)
         history = check_history(history)
+        chat_model = self.chat_model_for(backend)
         query = standalone_query(question, history, self.settings.history_turns)
         passages = self.retrieve(query, k, sources)
         evidence = self.scorer.evidence(query, passages)
@@ -114,10 +129,10 @@ class Assistant:
             return
 
         claims: list[Claim] = []
-        if self.chat_model is not None:
+        if chat_model is not None:
             shown = passages[:LLM_PASSAGES]
             pieces: list[str] = []
-            stream = self._generate(question, shown)
+            stream = self._generate(chat_model, question, shown)
             for piece in stream:
                 pieces.append(piece)
                 yield piece
@@ -140,14 +155,15 @@ class Assistant:
         yield Answer(text, True, citations, question, query)
 
     # -- internals ---------------------------------------------------------------------------
-    def _generate(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+    def _generate(self, chat_model: BaseChatModel, question: str,
+                  passages: Sequence[Passage]) -> Iterator[str]:
         messages = [
             SystemMessage(prompt("system")),
             HumanMessage(prompt("question").format(
                 sources=format_sources([p.text for p in passages]), question=question)),
         ]
         try:
-            for chunk in self.chat_model.stream(messages):
+            for chunk in chat_model.stream(messages):
                 if chunk.content:
                     yield str(chunk.content)
         except SourcechatError:

@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_QUESTIONS = ROOT.parent / "shared" / "eval" / "seed-questions.jsonl"
+# a copy of ../shared/eval/seed-questions.jsonl, so a clean clone can run it
+DEFAULT_QUESTIONS = ROOT / "tests" / "data" / "seed-questions.jsonl"
 
 
 def norm(s: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
@@ -45,8 +45,13 @@ def ingest(
     chunk_overlap: int = 100,
     batch_size: int = 64,
     progress: bool = True,
+    on_progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestReport:
-    """Index files and folders into `store`; returns a report, never stops on a bad file."""
+    """Index files and folders into `store`; returns a report, never stops on a bad file.
+
+    `on_progress(files_done, files_total, current_file)` is called as files are read
+    (the web chat's progress bar); `progress` draws the terminal bar.
+    """
     report = IngestReport()
     t0 = time.perf_counter()
     load_report = LoadReport()
@@ -70,9 +75,11 @@ def ingest(
                 report.chunks_removed += len(stale)
             stale_after_flush.clear()
 
-        for path in files:
+        for done, path in enumerate(files):
             source = str(path)
             bar.file(path.name)
+            if on_progress:
+                on_progress(done, len(files), path.name)
             try:
                 docs = load_file(path)
             except LoadError as err:

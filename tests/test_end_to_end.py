@@ -42,7 +42,6 @@ def test_embedded_streams_then_gives_the_final_answer(sample_embedded):
     assert "Kanae Doi" in final.text and final.citations
 
 
-@pytest.mark.skipif(not DEFAULT_QUESTIONS.exists(), reason="shared eval set not present")
 @pytest.mark.parametrize("backend", ["embedded", "extractive"])
 def test_seed_questions_floor(backend, sample_embedded, sample_extractive):
     assistant = sample_embedded if backend == "embedded" else sample_extractive

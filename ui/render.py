@@ -1,0 +1,71 @@
+"""Answers and citations -> what the web chat shows (HTML/markdown), escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from assistant import Answer, Citation
+
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The answer text; each [n] links to source n in the sources view."""
+    text = html.escape(answer.text, quote=False)
+    return _MARKER.sub(lambda m: f'<a href="#src-{m.group(1)}">[{m.group(1)}]</a>', text)
+
+
+def highlighted(citation: Citation) -> str:
+    """The passage text, HTML-escaped, with the supporting spans in <mark>."""
+    text = citation.passage.text
+    out, pos = [], 0
+    for start, end in sorted(citation.spans):
+        if start < pos:
+            continue
+        out.append(html.escape(text[pos:start]))
+        out.append(f"<mark>{html.escape(text[start:end])}</mark>")
+        pos = end
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The sources panel for one answer: query, then each citation with its highlights."""
+    if answer is None:
+        return '<div class="sc-empty">Sources of the latest answer appear here.</div>'
+    parts = []
+    if answer.query and answer.query != answer.question:
+        parts.append(f'<div class="sc-query">Searched for: <i>{html.escape(answer.query)}</i>'
+                     "</div>")
+    if not answer.found:
+        parts.append('<div class="sc-empty">No passage in the documents answers this.</div>')
+    for c in answer.citations:
+        p = c.passage
+        parts.append(
+            f'<div class="sc-source" id="src-{c.n}">'
+            f'<div class="sc-head"><span class="sc-n">[{c.n}]</span> '
+            f"<b>{html.escape(p.name)}</b> · score {p.score:.2f} · chars {p.start}–{p.end}</div>"
+            f'<div class="sc-text">{highlighted(c)}</div></div>')
+    return "\n".join(parts)
+
+
+def sources_markdown(answer: Answer) -> str:
+    """Compact per-answer sources for the collapsible message under the answer."""
+    lines = []
+    for c in answer.citations:
+        p = c.passage
+        lines.append(f"**[{c.n}] {html.escape(p.name)}** · score {p.score:.2f}\n\n"
+                     f"<blockquote>{highlighted(c)}</blockquote>")
+    return "\n\n".join(lines)
+
+
+CSS = """
+.sc-source { border-left: 3px solid #7c9cff; padding: 6px 10px; margin: 8px 0; }
+.sc-head { font-size: 0.9em; margin-bottom: 4px; }
+.sc-n { font-weight: bold; color: #3355cc; }
+.sc-text { white-space: pre-wrap; font-size: 0.92em; }
+.sc-text mark, blockquote mark { background: #fff2a8; padding: 0 1px; }
+.sc-query { font-size: 0.9em; margin-bottom: 6px; }
+.sc-empty { color: #777; font-style: italic; }
+"""
