@@ -1,4 +1,4 @@
-"""The `sourcechat` command line: ingest, ask, sources, remove.
+"""The `sourcechat` command line: ingest, ask, sources, remove, serve.
 
 Errors are translated here: one line on stderr, a non-zero exit status, no traceback.
 """
@@ -41,6 +41,10 @@ def parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("remove", help="remove a document and all its chunks")
     rm.add_argument("source", help="full source path, or a file name that is unique")
 
+    srv = sub.add_parser("serve", help="start the web chat")
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, default=7860)
+    srv.add_argument("--llm", help="default backend in the chat")
     return p
 
 
@@ -91,6 +95,11 @@ def _run(args) -> int:
     from assistant.factory import build_assistant
 
     settings = _settings(args)
+    if args.command == "serve":
+        from ui import serve  # gradio loads only for `serve`
+
+        serve(settings, host=args.host, port=args.port)
+        return EXIT_OK
     assistant = build_assistant(settings)
 
     if args.command == "ingest":

@@ -1,0 +1,212 @@
+"""The Gradio web chat: streamed, cited answers; sources view; document management.
+
+The handlers are plain functions of an `Assistant` (tested without a browser);
+`build_app` lays them out; `serve` starts it. The same app exposes `ask` through
+Gradio's API (`gradio_client.Client(url).predict("question", api_name="/ask")`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import gradio as gr
+
+from assistant import Answer, Assistant, SourcechatError
+from assistant.backends import BACKENDS
+from ui.render import CSS, answer_markdown, sources_html, sources_markdown
+from ui.uploads import accept
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "How many people migrated from Japan to North Korea between 1959 and 1984?",
+    "Who is the Tokyo director at Human Rights Watch?",
+    "Which country should Japan press to protect North Korean refugees?",
+]
+SOURCES_TITLE = "📄 Sources"
+
+
+def chat_history(messages: list[dict]) -> list[dict]:
+    """The conversation for `ask`: user and answer messages, without sources/error notes."""
+    out = []
+    for m in messages or []:
+        meta = m.get("metadata") or {}
+        if meta.get("title"):
+            continue
+        content = m.get("content")
+        if isinstance(content, list):
+            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        if isinstance(content, str) and content.strip() and not content.startswith("⚠️"):
+            out.append({"role": m["role"], "content": content})
+    return out
+
+
+class Handlers:
+    """The web chat's event handlers over one Assistant."""
+
+    def __init__(self, assistant: Assistant, max_upload_mb: float = 50.0):
+        self.assistant = assistant
+        self.max_upload_mb = max_upload_mb
+        self.uploads_dir = Path(assistant.settings.data_dir) / "uploads"
+
+    # -- chat ------------------------------------------------------------------------------
+    def respond(self, message: str, messages: list[dict], k: int, backend: str,
+                ) -> Iterator[tuple[list[dict], str, str]]:
+        """Stream an answer into the chat; yields (chat, sources panel, textbox)."""
+        messages = list(messages or [])
+        history = chat_history(messages)
+        messages.append({"role": "user", "content": message})
+        messages.append({"role": "assistant", "content": "…"})
+        yield messages, sources_html(None), ""
+        try:
+            draft = ""
+            answer: Answer | None = None
+            for event in self.assistant.stream(message, history, k=int(k), backend=backend):
+                if isinstance(event, Answer):
+                    answer = event
+                else:
+                    draft += event
+                    messages[-1] = {"role": "assistant", "content": draft}
+                    yield messages, sources_html(None), ""
+            assert answer is not None
+            messages[-1] = {"role": "assistant", "content": answer_markdown(answer)}
+            if answer.citations:
+                messages.append({"role": "assistant", "content": sources_markdown(answer),
+                                 "metadata": {"title": f"{SOURCES_TITLE} ({len(answer.citations)})",
+                                              "status": "done"}})
+            yield messages, sources_html(answer), ""
+        except SourcechatError as err:
+            messages[-1] = {"role": "assistant", "content": f"⚠️ {err}"}
+            yield messages, sources_html(None), ""
+        except Exception as err:  # never a traceback in the chat
+            log.exception("answer failed")
+            messages[-1] = {"role": "assistant",
+                            "content": f"⚠️ Something went wrong ({type(err).__name__}); "
+                                       "please try again."}
+            yield messages, sources_html(None), ""
+
+    def api_ask(self, question: str, history: list | None = None, k: int = 5,
+                backend: str | None = None) -> dict:
+        """Answer a question; returns the `sourcechat ask --json` object."""
+        try:
+            return self.assistant.ask(question, history or [], k=int(k),
+                                      backend=backend or None).to_dict()
+        except SourcechatError as err:
+            raise gr.Error(str(err)) from None
+
+    # -- documents --------------------------------------------------------------------------
+    def documents(self) -> list[list]:
+        """Rows for the documents table: name, chunks, full source."""
+        return [[Path(s).name, n, s] for s, _, n in self.assistant.sources()]
+
+    def upload(self, files: list | None,
+               progress=gr.Progress()) -> tuple[str, list, dict]:  # noqa: B008 - gradio idiom
+        """Check, store and index uploaded files; returns (status, table, remove choices)."""
+        lines, paths = [], []
+        for f in files or []:
+            try:
+                path, msg = accept(f, self.uploads_dir, self.max_upload_mb)
+            except OSError as err:
+                path, msg = None, f"{Path(str(f)).name}: cannot store it ({err.strerror})."
+            lines.append(("✅ " if path else "❌ ") + msg)
+            if path:
+                paths.append(path)
+        if paths:
+            def on_progress(done, total, name):
+                progress((done, total), desc=f"Indexing {name}", unit="files")
+
+            report = self.assistant.ingest([str(p) for p in paths], progress=False,
+                                           on_progress=on_progress)
+            for err in report.errors:
+                lines.append(f"❌ {Path(err.path).name}: {err.reason}.")
+            lines.append(f"Indexed {len(report.indexed)} file(s), {report.chunks_added} new "
+                         f"passages ({len(report.unchanged)} unchanged).")
+        if not lines:
+            lines.append("Choose one or more files to add.")
+        return "\n\n".join(lines), self.documents(), self._choices()
+
+    def remove(self, source: str | None) -> tuple[str, list, dict]:
+        """Remove a document and its passages."""
+        if not source:
+            return "Choose a document to remove.", self.documents(), self._choices()
+        try:
+            removed, n = self.assistant.remove(source)
+            status = f"Removed {Path(removed).name} ({n} passages)."
+        except SourcechatError as err:
+            status = f"❌ {err}"
+        return status, self.documents(), self._choices()
+
+    def _choices(self) -> dict:
+        sources = [s for s, _, _ in self.assistant.sources()]
+        return gr.update(choices=[(Path(s).name, s) for s in sources], value=None)
+
+
+def _example_text(event: gr.SelectData) -> str:
+    return event.value["text"]
+
+
+def build_app(assistant: Assistant, max_upload_mb: float = 50.0) -> gr.Blocks:
+    """Lay out the web chat over an assistant."""
+    h = Handlers(assistant, max_upload_mb)
+    settings = assistant.settings
+    with gr.Blocks(title="sourcechat") as app:
+        gr.Markdown("## sourcechat — answers from your documents, with their sources")
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        elem_id="chat", height=520, label="Chat",
+                        placeholder="Ask about your documents. Try an example:",
+                        examples=[{"text": q} for q in EXAMPLES],
+                        sanitize_html=True, buttons=["copy"])
+                    with gr.Row():
+                        box = gr.Textbox(elem_id="question", show_label=False, scale=5,
+                                         placeholder="Ask a question about your documents…",
+                                         submit_btn=True, autofocus=True)
+                    with gr.Row():
+                        k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages (k)")
+                        backend = gr.Dropdown(list(BACKENDS), value=settings.llm,
+                                              label="Backend")
+                        clear = gr.Button("Clear chat", variant="secondary")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(sources_html(None), elem_id="sources")
+        with gr.Tab("Documents"):
+            files = gr.File(label="Add documents (txt, md, html, pdf, docx)",
+                            file_count="multiple", elem_id="upload",
+                            file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".docx"])
+            status = gr.Markdown(elem_id="upload-status")
+            table = gr.Dataframe(h.documents(), headers=["Document", "Passages", "Source"],
+                                 interactive=False, elem_id="documents")
+            with gr.Row():
+                doc = gr.Dropdown([], label="Remove a document", scale=4)
+                rm = gr.Button("Remove", variant="stop", scale=1)
+
+        box.submit(h.respond, [box, chatbot, k, backend], [chatbot, sources, box],
+                   api_visibility="private")
+        chatbot.example_select(_example_text, None, box).then(
+            h.respond, [box, chatbot, k, backend], [chatbot, sources, box],
+            api_visibility="private")
+        clear.click(lambda: ([], sources_html(None), ""), None, [chatbot, sources, box],
+                    api_visibility="private")
+        files.upload(h.upload, files, [status, table, doc], api_visibility="private")
+        rm.click(h.remove, doc, [status, table, doc], api_visibility="private")
+        app.load(lambda: (h.documents(), h._choices()), None, [table, doc],
+                 api_visibility="private")
+        gr.api(h.api_ask, api_name="ask")
+    return app
+
+
+def serve(settings, host: str = "127.0.0.1", port: int = 7860) -> None:
+    """Start the web chat (indexing the sample corpus first if the index is empty)."""
+    from assistant import build_assistant
+
+    assistant = build_assistant(settings)
+    assistant.ensure_indexed(progress=True)
+    app = build_app(assistant)
+    app.queue(default_concurrency_limit=4)
+    print(f"sourcechat: web chat on http://{host}:{port}", flush=True)
+    app.launch(server_name=host, server_port=port, share=False, css=CSS, quiet=True,
+               footer_links=["api"], theme=gr.themes.Soft())
