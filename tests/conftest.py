@@ -53,3 +53,11 @@ def sample_embedded(tmp_path_factory, model_cache):
     a = build_assistant(settings)
     a.ensure_indexed()
     return a
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Expose each phase's report on the item (for screenshots on failure)."""
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep

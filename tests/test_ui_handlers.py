@@ -31,7 +31,7 @@ def test_respond_streams_answer_then_sources(handlers):
     assert box == ""
     assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
     assert "93,000" in messages[1]["content"] and 'href="#src-1">[1]</a>' in messages[1]["content"]
-    assert messages[2]["metadata"]["title"].startswith("📄 Sources")
+    assert messages[2]["metadata"]["title"] == "Sources (1)"
     assert 'id="src-1"' in panel and "<mark>" in panel and "93,000" in panel
     # the sources message is not sent back to the model as history
     assert [m["role"] for m in chat_history(messages)] == ["user", "assistant"]

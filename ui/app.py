@@ -25,7 +25,7 @@ EXAMPLES = [
     "Who is the Tokyo director at Human Rights Watch?",
     "Which country should Japan press to protect North Korean refugees?",
 ]
-SOURCES_TITLE = "📄 Sources"
+SOURCES_TITLE = "Sources"
 
 
 def chat_history(messages: list[dict]) -> list[dict]:
