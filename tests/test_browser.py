@@ -2,7 +2,7 @@
 
 Chromium is Debian's (/usr/bin/chromium, installed by .ci/run), driven by
 Playwright's Python package; no browser download. A screenshot is saved to
-tests/artifacts/ on failure (and to $SOURCECHAT_SCREENSHOT after the first answer,
+tests/artifacts/ on failure (and to $CHAT_SCREENSHOT after the first answer,
 which is how docs/chat.png is made).
 """
 
@@ -110,8 +110,8 @@ def test_chat_answers_with_cited_sources_and_uploads(server, page, tmp_path):
     assert "[1]" in answer
     assert "[1]" in sources and "More than 93,000 people migrated" in sources
     assert page.locator("#sources mark").count() >= 1
-    if os.environ.get("SOURCECHAT_SCREENSHOT"):
-        page.screenshot(path=os.environ["SOURCECHAT_SCREENSHOT"])
+    if os.environ.get("CHAT_SCREENSHOT"):
+        page.screenshot(path=os.environ["CHAT_SCREENSHOT"])
 
     # upload a document from the page, then ask what only it answers
     doc = tmp_path / "zorblat.txt"
