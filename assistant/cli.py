@@ -41,6 +41,15 @@ def parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("remove", help="remove a document and all its chunks")
     rm.add_argument("source", help="full source path, or a file name that is unique")
 
+    ev = sub.add_parser("eval", help="measure retrieval, answers and declining on a file")
+    ev.add_argument("file", help="SQuAD-format JSON, or seed-questions JSON lines")
+    ev.add_argument("--k", type=int, nargs="+", default=[1, 3, 5, 10], dest="ks")
+    ev.add_argument("--answers", type=int, default=100, help="questions to answer (EM/F1)")
+    ev.add_argument("--max-questions", type=int, help="cap the questions (quick runs)")
+    ev.add_argument("--llm", help="backend for the answers (default: the configured one)")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+
     srv = sub.add_parser("serve", help="start the web chat")
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=7860)
@@ -100,6 +109,8 @@ def _run(args) -> int:
 
         serve(settings, host=args.host, port=args.port)
         return EXIT_OK
+    if args.command == "eval":
+        return _eval(settings, args)
     assistant = build_assistant(settings)
 
     if args.command == "ingest":
@@ -162,4 +173,31 @@ def _ask(assistant, args) -> int:
             quote = " ".join(p.text.split())
             print(f"  [{c.n}] {p.name} (chars {p.start}-{p.end}, score {p.score:.2f})")
             print(f"      {quote[:300]}{'…' if len(quote) > 300 else ''}")
+    return EXIT_OK
+
+
+def _eval(settings, args) -> int:
+    from assistant.eval_run import run_eval
+
+    if any(k < 1 for k in args.ks) or args.answers < 0:
+        raise SourcechatError("--k values must be >= 1 and --answers >= 0")
+    result = run_eval(args.file, settings, args.ks, args.answers, args.max_questions,
+                      progress=not args.quiet)
+    result["file"] = args.file
+    if args.json:
+        print(json.dumps(result))
+        return EXIT_OK
+    print(f"{result['questions']} answerable questions, {result['chunks']} chunks")
+    print(f"{'k':>4}  {'recall':>7}  {'baseline':>8}  {'paragraph':>9}")
+    for k in result["recall"]:
+        para = (result["paragraph_recall"] or {}).get(k)
+        print(f"{k:>4}  {result['recall'][k]:>7.3f}  {result['baseline_recall'][k]:>8.3f}  "
+              f"{para if para is not None else '-':>9}")
+    lat = result["latency_ms"]
+    print(f"MRR {result['mrr']:.3f}; retrieval latency p50 {lat['p50']:.1f} ms, "
+          f"p95 {lat['p95']:.1f} ms")
+    print(f"answers ({result['answers']}, {result['answered']} answered): EM {result['em']:.3f}, "
+          f"F1 {result['f1']:.3f}, citation precision {result['citation_precision']:.3f}")
+    print(f"declined: out-of-corpus {result['declined_unanswerable']:.3f}, "
+          f"answerable (wrongly) {result['declined_answerable']:.3f}")
     return EXIT_OK

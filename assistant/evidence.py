@@ -8,7 +8,7 @@ without a marker, and the highlighted spans of each citation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -42,9 +42,11 @@ class Relevance:
 class EvidenceScorer:
     """Scores sentences against a question with an `Embeddings` model and term overlap."""
 
-    def __init__(self, embeddings: Embeddings, lexical_weight: float = 0.5):
+    def __init__(self, embeddings: Embeddings, lexical_weight: float = 0.5,
+                 idf: Callable[[str], float] | None = None):
         self.embeddings = embeddings
         self.lexical_weight = lexical_weight
+        self.idf = idf
         self._cache: dict[str, np.ndarray] = {}
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
@@ -79,15 +81,26 @@ class EvidenceScorer:
             return Relevance(0.0, 0.0, 0.0)
         dense = max(e.dense for e in evidence)
         q_terms = set(content_terms(question))
-        lexical = max(coverage(q_terms, p.text) for p in passages)
+        lexical = max(coverage(q_terms, p.text, self.idf) for p in passages)
         return Relevance(dense, lexical, dense + self.lexical_weight * lexical)
 
 
-def coverage(q_terms: set[str], text: str) -> float:
-    """Share of the question's content terms found in `text` (0 when the question has none)."""
+def coverage(q_terms: set[str], text: str,
+             idf: Callable[[str], float] | None = None) -> float:
+    """Share of the question's content terms found in `text`, IDF-weighted when given.
+
+    With IDF weights a rare term the documents never use ("France") counts for more
+    than a common one ("Japan" in a corpus about Japan), so a question about
+    something else scores low even when it shares the everyday words.
+    """
     if not q_terms:
         return 0.0
-    return len(q_terms & _terms(text)) / len(q_terms)
+    found = q_terms & _terms(text)
+    if idf is None:
+        return len(found) / len(q_terms)
+    weights = {t: idf(t) for t in q_terms}
+    total = sum(weights.values())
+    return sum(weights[t] for t in found) / total if total > 0 else 0.0
 
 
 @lru_cache(maxsize=8192)

@@ -11,7 +11,7 @@ from assistant.evidence import EvidenceScorer
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from corpus.errors import SourcechatError
-from index import ChunkStore, SentenceTransformerEmbeddings
+from index import ChunkStore, KeywordIndex, PassageRetriever, SentenceTransformerEmbeddings
 
 _LOCK = threading.Lock()
 
@@ -49,9 +49,14 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
                                                batch_size=settings.batch_size)
     store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model)
+    keyword = KeywordIndex(store, settings.data_dir / "keyword" / settings.collection)
+    retriever = PassageRetriever(store=store, keyword=keyword, k=settings.k,
+                                 dense_weight=settings.dense_weight,
+                                 keyword_weight=settings.keyword_weight)
 
     def model_factory(backend: str):
         return make_chat_model(backend, settings.models_dir, settings.max_new_tokens)
 
-    return Assistant(settings, store, model_factory(settings.llm), EvidenceScorer(embeddings),
+    scorer = EvidenceScorer(embeddings, idf=keyword.idf)
+    return Assistant(settings, store, retriever, model_factory(settings.llm), scorer,
                      model_factory)

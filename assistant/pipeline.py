@@ -19,6 +19,7 @@ from assistant.conversation import check_history, standalone_query
 from assistant.evidence import (
     Evidence,
     EvidenceScorer,
+    Relevance,
     best_passage,
     support,
     supporting_spans,
@@ -39,14 +40,14 @@ MIN_GROUNDING = 0.75       # share of an LLM sentence's content terms that must 
 class Assistant:
     """Retrieval and cited answers over one index; see `build_assistant` for the wiring."""
 
-    def __init__(self, settings: Settings, store: ChunkStore,
+    def __init__(self, settings: Settings, store: ChunkStore, retriever: PassageRetriever,
                  chat_model: BaseChatModel | None, scorer: EvidenceScorer,
                  model_factory: Callable[[str], BaseChatModel | None] | None = None):
         self.settings = settings
         self.store = store
+        self.retriever = retriever
         self.chat_model = chat_model
         self.scorer = scorer
-        self.retriever = PassageRetriever(store=store, k=settings.k)
         self._models: dict[str, BaseChatModel | None] = {settings.llm: chat_model}
         self._model_factory = model_factory
 
@@ -98,6 +99,12 @@ class Assistant:
         question = _check_question(question)
         self.ensure_indexed()
         return self.retriever.search(question, k or self.settings.k, sources)
+
+    def relevance(self, question: str, k: int | None = None,
+                  sources: Sequence[str] | None = None) -> Relevance:
+        """The relevance-gate score of a question (the answer is declined below the setting)."""
+        passages = self.retrieve(question, k, sources)
+        return self.scorer.relevance(question, passages, self.scorer.evidence(question, passages))
 
     def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
             sources: Sequence[str] | None = None, backend: str | None = None) -> Answer:

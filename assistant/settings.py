@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     chunk_size: int = Field(600, ge=100, le=8000, description="Characters per chunk.")
     chunk_overlap: int = Field(100, ge=0, le=2000, description="Characters shared by neighbours.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of dense search in the fusion.")
+    keyword_weight: float = Field(1.0, ge=0, description="Weight of BM25 in the fusion.")
     batch_size: int = Field(64, ge=1, description="Chunks embedded per batch.")
     min_relevance: float = Field(
         0.50, description="Relevance gate: below this score the assistant declines "

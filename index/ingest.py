@@ -104,6 +104,27 @@ def ingest(
     return report
 
 
+def index_documents(
+    documents: Iterable[Document],
+    store: ChunkStore,
+    *,
+    chunk_size: int = 600,
+    chunk_overlap: int = 100,
+    batch_size: int = 64,
+) -> int:
+    """Chunk, embed and upsert in-memory Documents (each needs `source` metadata)."""
+    added = 0
+    batch: list[Document] = []
+    for chunk in chunk_documents(documents, chunk_size, chunk_overlap):
+        batch.append(chunk)
+        if len(batch) >= batch_size:
+            store.add(batch)
+            added += len(batch)
+            batch = []
+    store.add(batch)
+    return added + len(batch)
+
+
 class _Progress:
     """A rich progress bar: files, chunks, chunks/s, ETA; silent when disabled."""
 

@@ -8,6 +8,7 @@ caught before it returns nonsense.
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 
@@ -57,6 +58,34 @@ class ChunkStore:
             self._collection = col
         return self._collection
 
+    def content_version(self) -> str:
+        """A token that changes on every write (the keyword index follows it)."""
+        col = self.client.get_collection(self.collection_name)
+        return (col.metadata or {}).get("content_version", "empty")
+
+    def _bump_version(self) -> None:
+        meta = dict(self.collection.metadata or {})
+        meta["content_version"] = uuid.uuid4().hex
+        meta.setdefault("embedding_model", self.model_name)
+        self.collection.modify(metadata=meta)
+
+    def all_texts(self) -> tuple[list[str], list[str], list[str]]:
+        """(ids, texts, sources) of every chunk, in a stable order."""
+        ids: list[str] = []
+        texts: list[str] = []
+        sources: list[str] = []
+        offset = 0
+        while True:
+            got = self.collection.get(include=["documents", "metadatas"], limit=_PAGE,
+                                      offset=offset)
+            ids.extend(got["ids"])
+            texts.extend(got["documents"])
+            sources.extend(m["source"] for m in got["metadatas"])
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        return ids, texts, sources
+
     def count(self) -> int:
         """Number of chunks stored."""
         return self.collection.count()
@@ -77,12 +106,16 @@ class ChunkStore:
             documents=[c.page_content for c in chunks],
             metadatas=[_to_chroma(c.metadata) for c in chunks],
         )
+        self._bump_version()
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         """Delete chunks by id."""
         ids = list(ids)
+        if not ids:
+            return
         for i in range(0, len(ids), _PAGE):
             self.collection.delete(ids=ids[i:i + _PAGE])
+        self._bump_version()
 
     def delete_source(self, source: str) -> int:
         """Delete every chunk of a source; returns how many were removed."""

@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage
 from assistant import Answer, Assistant, Settings
 from assistant.evidence import EvidenceScorer
 from corpus.errors import IndexMismatchError, InvalidQuestionError
-from index import ChunkStore
+from index import ChunkStore, KeywordIndex, PassageRetriever
 
 DOC = ("Kiwis grow on vines in New Zealand. A kiwi vine yields 25 kilograms of fruit. "
        "Bananas grow in the tropics.")
@@ -29,7 +29,8 @@ def make(tmp_path, reply: str | None, min_relevance: float = -10.0, model="fake-
     store = ChunkStore(client, "test", emb, model)
     settings = Settings(data_dir=tmp_path, min_relevance=min_relevance, chunk_size=200)
     chat = GenericFakeChatModel(messages=iter([AIMessage(reply)])) if reply else None
-    a = Assistant(settings, store, chat, EvidenceScorer(emb))
+    retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"), k=5)
+    a = Assistant(settings, store, retriever, chat, EvidenceScorer(emb))
     (tmp_path / "fruit.txt").write_text(DOC)
     a.ingest([str(tmp_path / "fruit.txt")], progress=False)
     return a
