@@ -43,7 +43,9 @@ class ChunkStore:
                     metadata={"embedding_model": self.model_name},
                     embedding_function=None,
                 )
-            except ValueError as err:
+            except Exception as err:  # chromadb raises ValueError or InvalidArgumentError
+                if "name" not in str(err).lower():
+                    raise
                 raise SourcechatError(
                     f"Invalid collection name '{self.collection_name}': use 3-512 letters, "
                     "digits, '.', '_' or '-', starting and ending with a letter or digit."

@@ -1,0 +1,65 @@
+"""The BM25 index follows Chroma: same ids after adds and removes, across processes."""
+
+from __future__ import annotations
+
+import chromadb
+from langchain_core.documents import Document
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from index import ChunkStore, KeywordIndex, PassageRetriever, index_documents
+from index.keyword import tokenize
+
+
+def _store(path, name="kwtest"):
+    client = chromadb.PersistentClient(path=str(path / "chroma"))
+    return ChunkStore(client, name, DeterministicFakeEmbedding(size=8), "fake")
+
+
+def _doc(source, text):
+    return Document(page_content=text, metadata={"source": source, "title": source,
+                                                 "page": None})
+
+
+def test_keyword_index_stays_in_step_with_the_store(tmp_path):
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, tmp_path / "kw")
+    index_documents([_doc("a", "Zorblat festival in March."), _doc("b", "Quokkas on Rottnest.")],
+                    store)
+    assert kw.count() == store.count() == 2
+    hits = kw.search("When is the Zorblat festival?", 5)
+    assert [store.get([i])[0].source for i, _ in hits] == ["a"]
+    assert {i for i, _ in kw.search("zorblat quokkas", 5)} == set(store.all_texts()[0])
+
+    store.delete_source("a")
+    assert kw.search("Zorblat", 5) == []
+    assert kw.count() == 1
+    # a second process (a fresh object) loads the saved index of the same version
+    other = KeywordIndex(_store(tmp_path), tmp_path / "kw")
+    assert other.count() == 1
+    assert [p.name for p in (tmp_path / "kw").iterdir()] == [f"v-{store.content_version()}"]
+
+
+def test_source_filter_and_unknown_terms(tmp_path):
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, tmp_path / "kw")
+    index_documents([_doc("a", "apples and pears"), _doc("b", "apples and plums")], store)
+    only_b = kw.search("apples", 5, sources=["b"])
+    assert [store.get([i])[0].source for i, _ in only_b] == ["b"]
+    assert kw.search("bananas", 5) == []
+    assert kw.search("apples", 5, sources=["nope"]) == []
+    bananas, pears, apples = (tokenize(w)[0] for w in ("bananas", "pears", "apples"))
+    assert kw.idf(bananas) > kw.idf(pears) > kw.idf(apples)
+
+
+def test_hybrid_retriever_finds_exact_terms_and_scales_scores(tmp_path):
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, tmp_path / "kw")
+    docs = [_doc(f"d{i}", f"Filler text number {i} about nothing.") for i in range(20)]
+    docs.append(_doc("target", "The serial code XK-7731 is printed on the box."))
+    index_documents(docs, store)
+    r = PassageRetriever(store=store, keyword=kw, k=3)
+    passages = r.search("Where is XK-7731 printed?")
+    assert passages[0].source == "target"
+    assert all(0 < p.score <= 1 for p in passages)
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert r.search("XK-7731", sources=["d1"])[0].source == "d1"
