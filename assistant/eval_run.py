@@ -143,26 +143,24 @@ def _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed) -> dict:
 
 
 def _baseline(ours, docs, questions, kmax, bar) -> list[int | None]:
+    """The LangChain tutorial retriever: recursive 1000/200 chunks, MiniLM, Chroma top-k."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from index import ChunkStore
-
-    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200,
-                                              add_start_index=True)
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
     chunks = splitter.split_documents(docs)
-    store = ChunkStore(ours.store.client, "baseline", ours.store.embeddings,
-                       ours.store.model_name)
+    embeddings = ours.store.embeddings
+    col = ours.store.client.get_or_create_collection(
+        "baseline", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
     for i in range(0, len(chunks), 64):
-        batch = chunks[i:i + 64]
-        for j, c in enumerate(batch):
-            c.metadata.update(id=f"b{i + j}", start=c.metadata["start_index"],
-                              end=c.metadata["start_index"] + len(c.page_content))
-        store.add(batch)
+        batch = [c.page_content for c in chunks[i:i + 64]]
+        col.add(ids=[f"b{i + j}" for j in range(len(batch))],
+                embeddings=embeddings.embed_documents(batch), documents=batch)
     bar.advance()
     out = []
     for q in questions:
-        passages = store.search(q.question, kmax)
-        out.append(first_hit([p.text for p in passages], q.answers))
+        res = col.query(query_embeddings=[embeddings.embed_query(q.question)], n_results=kmax,
+                        include=["documents"])
+        out.append(first_hit(res["documents"][0], q.answers))
         bar.advance()
     return out
 

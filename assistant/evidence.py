@@ -32,21 +32,29 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Relevance:
-    """How well the retrieved passages match a question; `score` is what the gate compares."""
+    """How well the retrieved passages match a question; `score` is what the gate compares.
+
+    dense: best cosine between the question and a sentence of the passages;
+    lexical: best IDF-weighted share of the question's terms found in one passage;
+    sentence_lexical: the same within one sentence (and its neighbours).
+    """
 
     dense: float
     lexical: float
     score: float
+    sentence_lexical: float = 0.0
 
 
 class EvidenceScorer:
     """Scores sentences against a question with an `Embeddings` model and term overlap."""
 
     def __init__(self, embeddings: Embeddings, lexical_weight: float = 0.5,
-                 idf: Callable[[str], float] | None = None):
+                 idf: Callable[[str], float] | None = None,
+                 gate_weights: Sequence[float] = (1.0, 0.5, 0.0)):
         self.embeddings = embeddings
         self.lexical_weight = lexical_weight
         self.idf = idf
+        self.gate_weights = tuple(gate_weights)
         self._cache: dict[str, np.ndarray] = {}
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
@@ -76,13 +84,22 @@ class EvidenceScorer:
 
     def relevance(self, question: str, passages: Sequence[Passage],
                   evidence: Sequence[Evidence]) -> Relevance:
-        """Gate score: best sentence meaning-match plus the passages' coverage of the question."""
+        """Gate score: a weighted sum of meaning and word matches (weights calibrated)."""
         if not evidence:
-            return Relevance(0.0, 0.0, 0.0)
+            return Relevance(0.0, 0.0, 0.0, 0.0)
         dense = max(e.dense for e in evidence)
         q_terms = set(content_terms(question))
         lexical = max(coverage(q_terms, p.text, self.idf) for p in passages)
-        return Relevance(dense, lexical, dense + self.lexical_weight * lexical)
+        windows = []
+        for i in range(len(passages)):
+            sents = [e.sentence for e in evidence if e.passage == i]
+            sents.sort(key=lambda x: x.start)
+            for j in range(len(sents)):
+                windows.append(" ".join(x.text for x in sents[max(0, j - 1):j + 2]))
+        sentence_lexical = max((coverage(q_terms, w, self.idf) for w in windows), default=0.0)
+        wd, wl, ws = self.gate_weights
+        score = wd * dense + wl * lexical + ws * sentence_lexical
+        return Relevance(dense, lexical, score, sentence_lexical)
 
 
 def coverage(q_terms: set[str], text: str,

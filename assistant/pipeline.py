@@ -34,6 +34,9 @@ from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest
 MAX_QUESTION_CHARS = 2000
 LLM_PASSAGES = 3           # passages shown to the LLM (a 135M model loses its way in more)
 MAX_ANSWER_SENTENCES = 2
+EXTRACTIVE_SENTENCES = 3   # at most this many quoted sentences in an extractive answer
+CLOSE_SCORE = 0.9          # ... each scoring at least this share of the best one
+FOCUS_CHARS = 500          # per passage shown to the LLM: long passages become their best sentences
 MIN_GROUNDING = 0.75       # share of an LLM sentence's content terms that must be in the passages
 
 
@@ -139,7 +142,9 @@ class Assistant:
         if chat_model is not None:
             shown = passages[:LLM_PASSAGES]
             pieces: list[str] = []
-            stream = self._generate(chat_model, question, shown)
+            excerpts = [focus(p.text, [e for e in evidence if e.passage == i])
+                         for i, p in enumerate(shown)]
+            stream = self._generate(chat_model, question, excerpts)
             for piece in stream:
                 pieces.append(piece)
                 yield piece
@@ -163,11 +168,11 @@ class Assistant:
 
     # -- internals ---------------------------------------------------------------------------
     def _generate(self, chat_model: BaseChatModel, question: str,
-                  passages: Sequence[Passage]) -> Iterator[str]:
+                  excerpts: Sequence[str]) -> Iterator[str]:
         messages = [
             SystemMessage(prompt("system")),
             HumanMessage(prompt("question").format(
-                sources=format_sources([p.text for p in passages]), question=question)),
+                sources=format_sources(list(excerpts)), question=question)),
         ]
         try:
             for chunk in chat_model.stream(messages):
@@ -192,19 +197,41 @@ class Assistant:
 
     def _extractive_claims(self, evidence: Sequence[Evidence],
                            passages: Sequence[Passage]) -> list[Claim]:
-        """The best supporting sentence (and a close second) quoted from the passages."""
+        """The best supporting sentences quoted verbatim: the best one, and up to two more
+        that score nearly as well (when the evidence is split, show all of it), in the
+        order they appear in the documents."""
         if not evidence:
             return []
         best = evidence[0]
         chosen = [best]
-        for e in evidence[1:3]:
-            if e.score >= 0.95 * best.score and e.sentence.text != best.sentence.text:
-                chosen.append(e)
+        seen = {best.sentence.text}
+        for e in evidence[1:]:
+            if len(chosen) >= EXTRACTIVE_SENTENCES or e.score < CLOSE_SCORE * best.score:
                 break
+            if e.sentence.text not in seen:
+                chosen.append(e)
+                seen.add(e.sentence.text)
+        chosen.sort(key=lambda e: (passages[e.passage].source, passages[e.passage].page or 0,
+                                   passages[e.passage].start + e.sentence.start))
         return [Claim(e.sentence.text, (e.passage,)) for e in chosen]
 
     def _declined(self, question: str, query: str) -> Answer:
         return Answer(prompt("declined"), False, [], question, query)
+
+
+def focus(text: str, evidence: Sequence[Evidence], limit: int = FOCUS_CHARS) -> str:
+    """The passage itself when short; else its best sentences, in text order, with '…'."""
+    if len(text) <= limit or not evidence:
+        return text
+    chosen: list[Evidence] = []
+    size = 0
+    for e in evidence:  # best first
+        if chosen and size + len(e.sentence.text) > limit:
+            break
+        chosen.append(e)
+        size += len(e.sentence.text)
+    chosen.sort(key=lambda e: e.sentence.start)
+    return " … ".join(e.sentence.text for e in chosen)
 
 
 def _check_question(question: str) -> str:

@@ -26,14 +26,19 @@ class Settings(BaseSettings):
                                  description="sentence-transformers model name or path.")
     llm: str = Field("embedded", description="Answering backend: embedded | extractive.")
     k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
-    chunk_size: int = Field(600, ge=100, le=8000, description="Characters per chunk.")
-    chunk_overlap: int = Field(100, ge=0, le=2000, description="Characters shared by neighbours.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of dense search in the fusion.")
-    keyword_weight: float = Field(1.0, ge=0, description="Weight of BM25 in the fusion.")
+    chunk_size: int = Field(1500, ge=100, le=8000, description="Characters per chunk.")
+    chunk_overlap: int = Field(200, ge=0, le=2000, description="Characters shared by neighbours.")
+    dense_weight: float = Field(
+        1.0, ge=0, description="Weight of sentence-level dense search in the fusion.")
+    keyword_weight: float = Field(0.5, ge=0, description="Weight of BM25 in the fusion.")
     batch_size: int = Field(64, ge=1, description="Chunks embedded per batch.")
     min_relevance: float = Field(
-        0.50, description="Relevance gate: below this score the assistant declines "
+        0.638, description="Relevance gate: below this score the assistant declines "
         "(calibrated with bench/calibrate_gate.py).")
+    gate_weights: tuple[float, float, float] = Field(
+        (1.0, 0.236, 0.108), description="Relevance gate: weights of (best sentence cosine, "
+        "passage term coverage, sentence term coverage); calibrated with "
+        "bench/calibrate_gate.py.")
     max_new_tokens: int = Field(64, ge=8, le=2048, description="LLM answer length cap.")
     model_cache_dir: Path | None = Field(
         None, description="Where converted models are cached (default DATA_DIR/models).")

@@ -1,9 +1,14 @@
 """Retrieval: question -> ranked Passages, behind LangChain's `BaseRetriever`.
 
-Hybrid: dense search (MiniLM cosine, Chroma) and BM25 keyword search (bm25s)
-over the same chunk ids, fused by weighted reciprocal rank. Dense search finds
-paraphrases; BM25 finds the exact names and numbers that small embedding models
-blur. Scores are the fused score scaled to 0..1 (1 = first in both lists).
+Hybrid, by measurement (docs/retrieval.md): each chunk scores
+
+    dense_weight * (best cosine between the question and one of its sentences)
+  + keyword_weight * (its BM25 score / the best BM25 score for this question)
+
+Sentence-level similarity finds the one sentence that answers, which a whole-chunk
+vector blurs; BM25 finds the exact names and numbers small embedding models miss.
+Candidates are the chunks of the nearest sentences plus the BM25 top hits.
+`score` is that sum scaled to 0..1.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from index.store import ChunkStore
 
 
 class PassageRetriever(BaseRetriever):
-    """Hybrid (dense + BM25, reciprocal-rank fusion) retrieval; `search` returns Passages."""
+    """Hybrid retrieval (sentence-level dense + BM25, weighted sum); `search` gives Passages."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -31,9 +36,8 @@ class PassageRetriever(BaseRetriever):
     k: int = 5
     sources: Sequence[str] | None = None
     dense_weight: float = 1.0
-    keyword_weight: float = 1.0
-    rrf_k: int = 60
-    candidates: int = 30
+    keyword_weight: float = 0.5
+    candidates: int = 40
 
     def search(
         self, query: str, k: int | None = None, sources: Sequence[str] | None = None
@@ -41,25 +45,36 @@ class PassageRetriever(BaseRetriever):
         """The best `k` passages for `query`, best first, optionally within `sources`."""
         k = k or self.k
         sources = sources or self.sources
-        n = max(self.candidates, 3 * k)
-        dense = self.store.search(query, n, sources) if self.dense_weight > 0 else []
-        keyword = (self.keyword.search(query, n, sources)
-                   if self.keyword is not None and self.keyword_weight > 0 else [])
-        if not keyword:
-            return dense[:k] if self.dense_weight > 0 else []
-        fused: dict[str, float] = {}
-        for rank, p in enumerate(dense):
-            fused[p.id] = fused.get(p.id, 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
-        for rank, (chunk_id, _) in enumerate(keyword):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + self.keyword_weight / (
-                self.rrf_k + rank + 1)
-        best = sorted(fused, key=lambda i: fused[i], reverse=True)[:k]
-        by_id = {p.id: p for p in dense}
-        missing = [i for i in best if i not in by_id]
-        if missing:
-            by_id.update({p.id: p for p in self.store.get(missing)})
-        top = (self.dense_weight + self.keyword_weight) / (self.rrf_k + 1)
-        return [replace(by_id[i], score=round(fused[i] / top, 4)) for i in best if i in by_id]
+        n = max(self.candidates, 4 * k)
+        dense: dict[str, float] = {}
+        if self.dense_weight > 0:
+            vector = self.store.embeddings.embed_query(query)
+            dense = self.store.search_sentences(vector, 3 * n, sources)
+        keyword: dict[str, float] = {}
+        if self.keyword is not None and self.keyword_weight > 0:
+            hits = self.keyword.search(query, n, sources)
+            if hits:
+                top = hits[0][1]
+                keyword = {cid: score / top for cid, score in hits}
+        if not dense and not keyword:
+            return []
+        floor = min(dense.values()) if dense else 0.0  # a chunk outside the dense hits
+        fused = {
+            cid: self.dense_weight * dense.get(cid, floor) + self.keyword_weight * keyword.get(
+                cid, 0.0)
+            for cid in dense.keys() | keyword.keys()
+        }
+        ranked = sorted(fused, key=lambda c: (-fused[c], c))
+        scale = self.dense_weight + self.keyword_weight
+        out: list[Passage] = []
+        start = 0
+        # a sentence may outlive its chunk for a moment during a write: then fetch further
+        while len(out) < k and start < len(ranked):
+            ids = ranked[start:start + k - len(out)]
+            start += len(ids)
+            for p in self.store.get(ids):
+                out.append(replace(p, score=round(min(max(fused[p.id] / scale, 0.0), 1.0), 4)))
+        return out
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun

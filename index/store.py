@@ -12,10 +12,12 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
 from corpus.errors import IndexMismatchError, SourcechatError
+from corpus.text import Sentence, sentences
 from index.passages import Passage
 
 _META_KEYS = ("source", "title", "page", "start", "end", "id")
@@ -31,6 +33,7 @@ class ChunkStore:
         self.embeddings = embeddings
         self.model_name = model_name
         self._collection = None
+        self._sentences = None
 
     @property
     def collection(self):
@@ -59,6 +62,19 @@ class ChunkStore:
                 )
             self._collection = col
         return self._collection
+
+    @property
+    def sentence_collection(self):
+        """The companion collection of sentence vectors (id `chunk_id:j`, metadata chunk_id)."""
+        if self._sentences is None:
+            self.collection  # noqa: B018 - validates the name and the model first
+            self._sentences = self.client.get_or_create_collection(
+                f"{self.collection_name}.sentences",
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedding_model": self.model_name},
+                embedding_function=None,
+            )
+        return self._sentences
 
     def content_version(self) -> str:
         """A token that changes on every write (the keyword index follows it)."""
@@ -96,19 +112,60 @@ class ChunkStore:
         """Ids of the chunks stored for one source."""
         return set(self.collection.get(where={"source": source}, include=[])["ids"])
 
-    def add(self, chunks: Sequence[Document], vectors: Sequence[Sequence[float]] | None = None):
-        """Embed (unless vectors are given) and upsert chunks; same id -> replaced, not added."""
+    def add(self, chunks: Sequence[Document]) -> None:
+        """Embed and upsert chunks with their sentences; same id -> replaced, not added.
+
+        Each sentence is embedded once; a chunk's vector is the normalized mean of its
+        sentence vectors, so sentence-level search costs no extra encoding. Sentences
+        are written before their chunk, so a crash leaves no chunk without sentences.
+        """
         if not chunks:
             return
-        if vectors is None:
-            vectors = self.embeddings.embed_documents([c.page_content for c in chunks])
+        owners: list[int] = []
+        spans: list[tuple[int, int]] = []
+        texts: list[str] = []
+        for i, chunk in enumerate(chunks):
+            for sent in sentences(chunk.page_content) or [
+                    Sentence(chunk.page_content, 0, len(chunk.page_content))]:
+                owners.append(i)
+                spans.append((sent.start, sent.end))
+                texts.append(sent.text)
+        vectors = np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
+        chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
+        np.add.at(chunk_vectors, np.asarray(owners), vectors)
+        chunk_vectors /= np.maximum(np.linalg.norm(chunk_vectors, axis=1, keepdims=True), 1e-12)
+        ids = [c.metadata["id"] for c in chunks]
+        self.sentence_collection.upsert(
+            ids=[f"{ids[o]}:{j}" for j, o in enumerate(owners)],
+            embeddings=vectors,
+            metadatas=[{"chunk_id": ids[o], "source": chunks[o].metadata["source"],
+                        "start": a, "end": b} for o, (a, b) in zip(owners, spans, strict=True)],
+        )
         self.collection.upsert(
-            ids=[c.metadata["id"] for c in chunks],
-            embeddings=[list(v) for v in vectors],
+            ids=ids,
+            embeddings=chunk_vectors,
             documents=[c.page_content for c in chunks],
             metadatas=[_to_chroma(c.metadata) for c in chunks],
         )
         self._bump_version()
+
+    def search_sentences(
+        self, vector: Sequence[float], n: int, sources: Sequence[str] | None = None
+    ) -> dict[str, float]:
+        """Best sentence similarity per chunk, over the `n` sentences nearest to a vector."""
+        total = self.sentence_collection.count()
+        if total == 0:
+            return {}
+        res = self.sentence_collection.query(
+            query_embeddings=[list(vector)], n_results=min(n, total),
+            where=_source_filter(sources), include=["metadatas", "distances"])
+        best: dict[str, float] = {}
+        for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
+            sim = 1.0 - dist
+            cid = meta["chunk_id"]
+            if sim > best.get(cid, -2.0):
+                best[cid] = sim
+        return best
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         """Delete chunks by id."""
@@ -116,7 +173,9 @@ class ChunkStore:
         if not ids:
             return
         for i in range(0, len(ids), _PAGE):
-            self.collection.delete(ids=ids[i:i + _PAGE])
+            batch = ids[i:i + _PAGE]
+            self.collection.delete(ids=batch)  # chunks first: never a chunk without sentences
+            self.sentence_collection.delete(where={"chunk_id": {"$in": batch}})
         self._bump_version()
 
     def delete_source(self, source: str) -> int:
@@ -150,10 +209,7 @@ class ChunkStore:
         self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
     ) -> list[Passage]:
         """The k chunks nearest to a query vector."""
-        where = None
-        if sources:
-            where = {"source": {"$in": list(sources)}} if len(sources) > 1 else {
-                "source": sources[0]}
+        where = _source_filter(sources)
         n = min(k, self.count())
         if n <= 0:
             return []
@@ -176,6 +232,12 @@ class ChunkStore:
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]
+
+
+def _source_filter(sources: Sequence[str] | None) -> dict | None:
+    if not sources:
+        return None
+    return {"source": {"$in": list(sources)}} if len(sources) > 1 else {"source": sources[0]}
 
 
 def _to_chroma(meta: dict) -> dict:
