@@ -62,13 +62,14 @@ def test_public_api_indexes_the_sample_on_first_use(monkeypatch):
     monkeypatch.setenv("SOURCECHAT_LLM", "extractive")
     from assistant import ask, retrieve
 
-    passages = retrieve("How many people migrated?", k=3)
-    assert len(passages) == 3
+    passages = retrieve("How many people migrated?", k=5)
+    assert len(passages) == 2  # the sample document is two chunks at the default size
     top = passages[0]
     assert "93,000" in top.text
     assert SAMPLE_TEXT[top.start:top.end] == top.text
     assert top.source.endswith("000_4c4ce3bc77b71a51.txt") and top.page is None
-    assert passages[0].score >= passages[1].score >= passages[2].score
+    assert passages[0].score >= passages[1].score
+    assert SAMPLE_TEXT[passages[1].start:passages[1].end] == passages[1].text
     answer = ask(SAMPLE_QUESTION, history=[])
     assert answer.found and "93,000" in answer.text and answer.citations[0].n == 1
 
