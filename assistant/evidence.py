@@ -50,8 +50,10 @@ class EvidenceScorer:
 
     def __init__(self, embeddings: Embeddings, lexical_weight: float = 0.5,
                  idf: Callable[[str], float] | None = None,
-                 gate_weights: Sequence[float] = (1.0, 0.5, 0.0)):
+                 gate_weights: Sequence[float] = (1.0, 0.5, 0.0),
+                 stored_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None):
         self.embeddings = embeddings
+        self.stored_vectors = stored_vectors
         self.lexical_weight = lexical_weight
         self.idf = idf
         self.gate_weights = tuple(gate_weights)
@@ -67,16 +69,28 @@ class EvidenceScorer:
                 return self._vectors(texts)
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1))
 
+    def _sentence_vectors(self, passages: Sequence[Passage], cands) -> np.ndarray:
+        """Vectors of the candidate sentences: stored at ingest when available, else embedded."""
+        stored: dict[str, np.ndarray] = {}
+        if self.stored_vectors is not None:
+            stored = self.stored_vectors([f"{passages[i].id}:{j}" for i, j, _ in cands])
+        missing = [s.text for i, j, s in cands if f"{passages[i].id}:{j}" not in stored]
+        if missing:
+            self._vectors(missing)
+        return np.stack([stored.get(f"{passages[i].id}:{j}") if f"{passages[i].id}:{j}" in stored
+                         else self._cache[s.text] for i, j, s in cands])
+
     def evidence(self, question: str, passages: Sequence[Passage]) -> list[Evidence]:
         """Every sentence of the passages, scored against the question, best first."""
-        cands = [(i, s) for i, p in enumerate(passages) for s in sentences(p.text)]
+        cands = [(i, j, s) for i, p in enumerate(passages)
+                 for j, s in enumerate(sentences(p.text))]
         if not cands:
             return []
         q = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
-        dense = self._vectors([s.text for _, s in cands]) @ q
+        dense = self._sentence_vectors(passages, cands) @ q
         q_terms = set(content_terms(question))
         out = []
-        for (i, s), d in zip(cands, dense, strict=True):
+        for (i, _, s), d in zip(cands, dense, strict=True):
             lex = coverage(q_terms, s.text)
             out.append(Evidence(i, s, float(d), lex, float(d) + self.lexical_weight * lex))
         out.sort(key=lambda e: e.score, reverse=True)

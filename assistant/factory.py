@@ -57,6 +57,7 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     def model_factory(backend: str):
         return make_chat_model(backend, settings.models_dir, settings.max_new_tokens)
 
-    scorer = EvidenceScorer(embeddings, idf=keyword.idf, gate_weights=settings.gate_weights)
+    scorer = EvidenceScorer(embeddings, idf=keyword.idf, gate_weights=settings.gate_weights,
+                            stored_vectors=store.sentence_vectors)
     return Assistant(settings, store, retriever, model_factory(settings.llm), scorer,
                      model_factory)

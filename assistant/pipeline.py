@@ -8,6 +8,7 @@ quoted instead; every sentence of the answer cites a passage that was retrieved.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -184,10 +185,17 @@ class Assistant:
             raise BackendError(f"The answering model failed: {err}") from err
 
     def _grounded_claims(self, generated: str, passages: Sequence[Passage]) -> list[Claim]:
-        """The LLM's sentences, kept only if every one of them is grounded in the passages."""
+        """The LLM's sentences, kept only if every finished one is grounded in the passages.
+
+        One invented sentence discredits the whole draft: then nothing is kept and the
+        caller quotes the evidence instead. An unfinished last sentence (the length
+        cap cut it) is dropped.
+        """
         if not generated or _says_not_found(generated):
             return []
         claims = parse_markers(generated, len(passages))
+        if len(claims) > 1 and not re.search(r"[.!?][\"'”’)]*$", claims[-1].text):
+            claims = claims[:-1]
         corpus_text = "\n".join(p.text for p in passages)
         for claim in claims:
             if support(claim.text, corpus_text) < MIN_GROUNDING or not _numbers_grounded(

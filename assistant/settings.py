@@ -39,7 +39,7 @@ class Settings(BaseSettings):
         (1.0, 0.236, 0.108), description="Relevance gate: weights of (best sentence cosine, "
         "passage term coverage, sentence term coverage); calibrated with "
         "bench/calibrate_gate.py.")
-    max_new_tokens: int = Field(64, ge=8, le=2048, description="LLM answer length cap.")
+    max_new_tokens: int = Field(40, ge=8, le=2048, description="LLM answer length cap.")
     model_cache_dir: Path | None = Field(
         None, description="Where converted models are cached (default DATA_DIR/models).")
     history_turns: int = Field(6, ge=0, description="Past messages used for follow-ups.")

@@ -76,6 +76,14 @@ class ChunkStore:
             )
         return self._sentences
 
+    def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by sentence id (`chunk_id:j`); missing ids are left out."""
+        if not ids:
+            return {}
+        got = self.sentence_collection.get(ids=ids, include=["embeddings"])
+        return {i: np.asarray(v, dtype=np.float32)
+                for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+
     def content_version(self) -> str:
         """A token that changes on every write (the keyword index follows it)."""
         col = self.client.get_collection(self.collection_name)
