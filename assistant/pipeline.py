@@ -254,7 +254,8 @@ def _check_question(question: str) -> str:
 
 
 def _enough(pieces: list[str], passages: Sequence[Passage]) -> bool:
-    """Stop early once two sentences are done, or a finished sentence is not grounded."""
+    """Stop early once two sentences are done, a finished sentence is not grounded, or a
+    finished number is not in the passages (the draft will be discarded anyway)."""
     text = "".join(pieces)
     done = [s.text for s in sentences(text)][:-1]  # the last one may still be growing
     if "\n" in text.strip():
@@ -262,6 +263,9 @@ def _enough(pieces: list[str], passages: Sequence[Passage]) -> bool:
     if len(done) >= MAX_ANSWER_SENTENCES:
         return True
     corpus_text = "\n".join(p.text for p in passages)
+    finished = re.sub(r"\S*$", "", text)  # drop the word still being written
+    if not _numbers_grounded(finished, corpus_text):
+        return True
     return any(support(MARKER.sub("", s), corpus_text) < MIN_GROUNDING for s in done)
 
 
