@@ -170,7 +170,9 @@ def _ask(assistant, args) -> int:
         print("\nSources:")
         for c in answer.citations:
             p = c.passage
-            quote = " ".join(p.text.split())
+            # the supporting sentences when known, else the passage's beginning
+            quote = " … ".join(p.text[a:b] for a, b in c.spans) or p.text
+            quote = " ".join(quote.split())
             print(f"  [{c.n}] {p.name} (chars {p.start}-{p.end}, score {p.score:.2f})")
             print(f"      {quote[:300]}{'…' if len(quote) > 300 else ''}")
     return EXIT_OK
