@@ -17,6 +17,7 @@ from langchain_core.embeddings import Embeddings
 
 from corpus.text import Sentence, content_terms, sentences
 from index.passages import Passage
+from index.store import chunk_sentences, sentence_id
 
 
 @dataclass(frozen=True)
@@ -71,19 +72,18 @@ class EvidenceScorer:
 
     def _sentence_vectors(self, passages: Sequence[Passage], cands) -> np.ndarray:
         """Vectors of the candidate sentences: stored at ingest when available, else embedded."""
-        stored: dict[str, np.ndarray] = {}
-        if self.stored_vectors is not None:
-            stored = self.stored_vectors([f"{passages[i].id}:{j}" for i, j, _ in cands])
-        missing = [s.text for i, j, s in cands if f"{passages[i].id}:{j}" not in stored]
+        ids = [sentence_id(passages[i].id, j) for i, j, _ in cands]
+        stored = self.stored_vectors(ids) if self.stored_vectors is not None else {}
+        missing = [s.text for sid, (_, _, s) in zip(ids, cands, strict=True) if sid not in stored]
         if missing:
             self._vectors(missing)
-        return np.stack([stored.get(f"{passages[i].id}:{j}") if f"{passages[i].id}:{j}" in stored
-                         else self._cache[s.text] for i, j, s in cands])
+        return np.stack([stored[sid] if sid in stored else self._cache[s.text]
+                         for sid, (_, _, s) in zip(ids, cands, strict=True)])
 
     def evidence(self, question: str, passages: Sequence[Passage]) -> list[Evidence]:
         """Every sentence of the passages, scored against the question, best first."""
         cands = [(i, j, s) for i, p in enumerate(passages)
-                 for j, s in enumerate(sentences(p.text))]
+                 for j, s in enumerate(chunk_sentences(p.text))]
         if not cands:
             return []
         q = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)

@@ -130,12 +130,13 @@ class ChunkStore:
         if not chunks:
             return
         owners: list[int] = []
+        sent_ids: list[str] = []
         spans: list[tuple[int, int]] = []
         texts: list[str] = []
         for i, chunk in enumerate(chunks):
-            for sent in sentences(chunk.page_content) or [
-                    Sentence(chunk.page_content, 0, len(chunk.page_content))]:
+            for j, sent in enumerate(chunk_sentences(chunk.page_content)):
                 owners.append(i)
+                sent_ids.append(sentence_id(chunk.metadata["id"], j))
                 spans.append((sent.start, sent.end))
                 texts.append(sent.text)
         vectors = np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
@@ -144,7 +145,7 @@ class ChunkStore:
         chunk_vectors /= np.maximum(np.linalg.norm(chunk_vectors, axis=1, keepdims=True), 1e-12)
         ids = [c.metadata["id"] for c in chunks]
         self.sentence_collection.upsert(
-            ids=[f"{ids[o]}:{j}" for j, o in enumerate(owners)],
+            ids=sent_ids,
             embeddings=vectors,
             metadatas=[{"chunk_id": ids[o], "source": chunks[o].metadata["source"],
                         "start": a, "end": b} for o, (a, b) in zip(owners, spans, strict=True)],
@@ -161,11 +162,8 @@ class ChunkStore:
         self, vector: Sequence[float], n: int, sources: Sequence[str] | None = None
     ) -> dict[str, float]:
         """Best sentence similarity per chunk, over the `n` sentences nearest to a vector."""
-        total = self.sentence_collection.count()
-        if total == 0:
-            return {}
-        res = self.sentence_collection.query(
-            query_embeddings=[list(vector)], n_results=min(n, total),
+        res = self.sentence_collection.query(  # Chroma caps n at what it holds
+            query_embeddings=[list(vector)], n_results=n,
             where=_source_filter(sources), include=["metadatas", "distances"])
         best: dict[str, float] = {}
         for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
@@ -207,31 +205,6 @@ class ChunkStore:
             offset += _PAGE
         return [(s, titles[s], counts[s]) for s in sorted(counts)]
 
-    def search(
-        self, query: str, k: int, sources: Sequence[str] | None = None
-    ) -> list[Passage]:
-        """The k chunks most similar to the query (cosine), optionally within some sources."""
-        return self.search_by_vector(self.embeddings.embed_query(query), k, sources)
-
-    def search_by_vector(
-        self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
-    ) -> list[Passage]:
-        """The k chunks nearest to a query vector."""
-        where = _source_filter(sources)
-        n = min(k, self.count())
-        if n <= 0:
-            return []
-        res = self.collection.query(
-            query_embeddings=[list(vector)], n_results=n, where=where,
-            include=["documents", "metadatas", "distances"],
-        )
-        return [
-            Passage.from_document(Document(page_content=text, metadata=meta), 1.0 - dist)
-            for text, meta, dist in zip(
-                res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
-            )
-        ]
-
     def get(self, ids: Sequence[str]) -> list[Passage]:
         """Stored chunks by id (score 0), in the order asked."""
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
@@ -240,6 +213,16 @@ class ChunkStore:
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]
+
+
+def chunk_sentences(text: str) -> list[Sentence]:
+    """The sentences of a chunk as stored (a chunk with no sentence end is one sentence)."""
+    return sentences(text) or [Sentence(text, 0, len(text))]
+
+
+def sentence_id(chunk_id: str, j: int) -> str:
+    """Id of a chunk's j-th sentence (0-based, in `chunk_sentences` order)."""
+    return f"{chunk_id}:{j}"
 
 
 def _source_filter(sources: Sequence[str] | None) -> dict | None:

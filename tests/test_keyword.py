@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import chromadb
+import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from index import ChunkStore, KeywordIndex, PassageRetriever, index_documents
 from index.keyword import tokenize
+from index.store import chunk_sentences, sentence_id
 
 
 def _store(path, name="kwtest"):
@@ -64,3 +66,16 @@ def test_hybrid_retriever_finds_exact_terms_and_scales_scores(tmp_path):
     assert all(0 < p.score <= 1 for p in passages)
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
     assert r.search("XK-7731", sources=["d1"])[0].source == "d1"
+
+
+def test_sentence_vectors_are_stored_under_each_chunks_own_sentence_index(tmp_path):
+    store = _store(tmp_path)
+    docs = [_doc("a", "First one. Second one."), _doc("b", "Third one. Fourth one. Fifth.")]
+    index_documents(docs, store)  # one batch: both chunks' sentences embedded together
+    emb = store.embeddings
+    for cid, text in zip(*store.all_texts()[:2], strict=True):
+        sents = chunk_sentences(text)
+        got = store.sentence_vectors([sentence_id(cid, j) for j in range(len(sents))])
+        assert len(got) == len(sents)
+        for j, s in enumerate(sents):
+            assert np.allclose(got[sentence_id(cid, j)], emb.embed_query(s.text), atol=1e-6)
