@@ -145,18 +145,19 @@ class Assistant:
             pieces: list[str] = []
             excerpts = [focus(p.text, [e for e in evidence if e.passage == i])
                          for i, p in enumerate(shown)]
+            grounding = Grounding(shown)
             stream = self._generate(chat_model, question, excerpts)
             for piece in stream:
                 pieces.append(piece)
                 yield piece
-                if _enough(pieces, shown):
+                if _enough(pieces, grounding):
                     stream.close()  # stops generation: it has answered, or gone astray
                     break
             generated = "".join(pieces).strip()
             if _says_not_found(generated) and relevance.lexical < 0.5:
                 yield self._declined(question, query)
                 return
-            claims = self._grounded_claims(generated, shown)
+            claims = self._grounded_claims(generated, grounding, len(shown))
         if not claims:
             claims = self._extractive_claims(evidence, passages)
         if not claims:
@@ -184,7 +185,8 @@ class Assistant:
         except Exception as err:  # a backend failing mid-answer: say so, in one line
             raise BackendError(f"The answering model failed: {err}") from err
 
-    def _grounded_claims(self, generated: str, passages: Sequence[Passage]) -> list[Claim]:
+    def _grounded_claims(self, generated: str, grounding: Grounding,
+                         n_passages: int) -> list[Claim]:
         """The LLM's sentences, kept only if every finished one is grounded in the passages.
 
         One invented sentence discredits the whole draft: then nothing is kept and the
@@ -193,15 +195,10 @@ class Assistant:
         """
         if not generated or _says_not_found(generated):
             return []
-        claims = parse_markers(generated, len(passages))
+        claims = parse_markers(generated, n_passages)
         if len(claims) > 1 and not re.search(r"[.!?][\"'”’)]*$", claims[-1].text):
             claims = claims[:-1]
-        corpus_text = "\n".join(p.text for p in passages)
-        for claim in claims:
-            if support(claim.text, corpus_text) < MIN_GROUNDING or not _numbers_grounded(
-                    claim.text, corpus_text):
-                return []
-        return claims
+        return claims if all(grounding.supports(c.text) for c in claims) else []
 
     def _extractive_claims(self, evidence: Sequence[Evidence],
                            passages: Sequence[Passage]) -> list[Claim]:
@@ -253,7 +250,23 @@ def _check_question(question: str) -> str:
     return question
 
 
-def _enough(pieces: list[str], passages: Sequence[Passage]) -> bool:
+class Grounding:
+    """What the passages shown to the model contain: built once per answer, checked per token."""
+
+    def __init__(self, passages: Sequence[Passage]):
+        self.text = "\n".join(p.text for p in passages)
+        self.numbers = {w for w in content_terms(self.text) if w.isdigit()}
+
+    def numbers_found(self, text: str) -> bool:
+        """Every number in `text` appears in the passages (where small models invent)."""
+        return all(w in self.numbers for w in content_terms(text) if w.isdigit())
+
+    def supports(self, sentence: str) -> bool:
+        """Enough of the sentence's content terms, and all its numbers, are in the passages."""
+        return support(sentence, self.text) >= MIN_GROUNDING and self.numbers_found(sentence)
+
+
+def _enough(pieces: list[str], grounding: Grounding) -> bool:
     """Stop early once two sentences are done, a finished sentence is not grounded, or a
     finished number is not in the passages (the draft will be discarded anyway)."""
     text = "".join(pieces)
@@ -262,19 +275,11 @@ def _enough(pieces: list[str], passages: Sequence[Passage]) -> bool:
         return True
     if len(done) >= MAX_ANSWER_SENTENCES:
         return True
-    corpus_text = "\n".join(p.text for p in passages)
-    finished = re.sub(r"\S*$", "", text)  # drop the word still being written
-    if not _numbers_grounded(finished, corpus_text):
+    if not grounding.numbers_found(re.sub(r"\S*$", "", text)):  # minus the word being written
         return True
-    return any(support(MARKER.sub("", s), corpus_text) < MIN_GROUNDING for s in done)
+    return any(support(MARKER.sub("", s), grounding.text) < MIN_GROUNDING for s in done)
 
 
 def _says_not_found(text: str) -> bool:
     t = text.strip().lower()
     return t.startswith("not found") or "not found" in t[:40] or t.startswith("i don't know")
-
-
-def _numbers_grounded(claim: str, corpus_text: str) -> bool:
-    """Every number in a claim appears in the passages (numbers are where small models invent)."""
-    corpus_numbers = {w for w in content_terms(corpus_text) if w.isdigit()}
-    return all(w in corpus_numbers for w in content_terms(claim) if w.isdigit())
