@@ -30,6 +30,7 @@ from assistant.evaluation import (
 from assistant.factory import build_assistant, chroma_client
 from assistant.settings import Settings
 from corpus import SAMPLE_DIR, load_documents
+from index.progress import stderr_progress
 
 MARKERS = re.compile(r"\s*\[\d+\]")
 
@@ -208,18 +209,7 @@ class _Bar:
 
     def __enter__(self):
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self.p = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                              MofNCompleteColumn(), TimeRemainingColumn(),
-                              console=Console(stderr=True))
+            self.p = stderr_progress()
             self.p.__enter__()
             self.task = None
         return self

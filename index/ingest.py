@@ -17,6 +17,7 @@ from langchain_core.documents import Document
 
 from corpus import LoadError, LoadReport, chunk_documents, load_file
 from corpus.loaders import iter_files
+from index.progress import stderr_progress
 from index.store import ChunkStore
 
 
@@ -136,21 +137,9 @@ class _Progress:
 
     def __enter__(self):
         if self.enabled:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
-                TimeRemainingColumn(), TextColumn("{task.fields[name]}"),
-                console=Console(stderr=True), transient=False,
-            )
+            self._progress = stderr_progress(
+                "files · {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s",
+                after=("{task.fields[name]}",))
             self._progress.__enter__()
             self._task = self._progress.add_task(
                 "ingest", total=self.total_files, chunks=0, rate="0.0", name="")
