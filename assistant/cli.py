@@ -26,6 +26,12 @@ def parser() -> argparse.ArgumentParser:
     ing = sub.add_parser("ingest", help="index files and folders (default: the sample corpus)")
     ing.add_argument("paths", nargs="*", metavar="PATH")
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
+    ing.add_argument("--sync", action="store_true",
+                     help="also remove indexed files that are gone from the folders given")
+
+    st = sub.add_parser("status", help="check that Chroma, the records and the keyword "
+                        "index agree (counts and ids)")
+    st.add_argument("--json", action="store_true")
 
     ask = sub.add_parser("ask", help="answer a question with cited passages")
     ask.add_argument("question")
@@ -114,14 +120,23 @@ def _run(args) -> int:
     assistant = build_assistant(settings)
 
     if args.command == "ingest":
-        report = assistant.ingest(args.paths or None, progress=not args.quiet)
-        for err in report.errors:
-            print(f"skipped: {err}", file=sys.stderr)
-        print(f"{len(report.indexed)} file(s) indexed, {len(report.unchanged)} unchanged, "
-              f"{len(report.errors)} failed; {report.chunks_added} chunk(s) added, "
-              f"{report.chunks_removed} removed in {report.seconds:.1f}s "
-              f"({assistant.store.count()} chunks in the index)")
+        report = assistant.ingest(args.paths or None, progress=not args.quiet, sync=args.sync)
+        _print_ingest(report, assistant.store.count())
         return EXIT_OK if report.ok else EXIT_PARTIAL
+
+    if args.command == "status":
+        from index import check
+
+        state = check(assistant.store, assistant.retriever.keyword)
+        if args.json:
+            print(json.dumps(state))
+        else:
+            print(f"{state['chunks']} chunks in Chroma, {state['records']} recorded, "
+                  f"{state['chunks_with_sentences']} with sentence vectors, "
+                  f"{state['keyword_index']} in the keyword index, {state['sources']} sources: "
+                  + ("consistent" if state["consistent"] else
+                     "INCONSISTENT (run `sourcechat ingest` to repair)"))
+        return EXIT_OK if state["consistent"] else EXIT_ERROR
 
     if args.command == "ask":
         if args.k is not None and not 1 <= args.k <= 50:
@@ -144,6 +159,27 @@ def _run(args) -> int:
         print(f"removed {source} ({n} chunks)")
         return EXIT_OK
     return EXIT_ERROR
+
+
+def _print_ingest(report, total: int) -> None:
+    for err in report.errors:
+        print(f"skipped: {err}", file=sys.stderr)
+    for dup, twin in report.duplicates:
+        print(f"skipped: {dup}: same content as {twin} (indexed once)", file=sys.stderr)
+    if report.repaired:
+        print(f"repaired {report.repaired} leftover(s) of an interrupted ingest", file=sys.stderr)
+    for gone in report.removed:
+        print(f"removed: {gone} (no longer in the folder)", file=sys.stderr)
+    if not report.indexed and not report.removed and not report.chunks_removed:
+        print(f"Nothing to embed: {len(report.unchanged)} file(s) unchanged, "
+              f"{len(report.errors)} failed, {len(report.duplicates)} duplicate(s) "
+              f"in {report.seconds:.1f}s ({total} chunks in the index)")
+        return
+    print(f"{len(report.indexed)} file(s) indexed, {len(report.unchanged)} unchanged, "
+          f"{len(report.duplicates)} duplicate(s), {len(report.errors)} failed, "
+          f"{len(report.removed)} removed; {report.chunks_added} chunk(s) embedded, "
+          f"{report.chunks_kept} kept, {report.chunks_removed} deleted in "
+          f"{report.seconds:.1f}s ({total} chunks in the index)")
 
 
 def _ask(assistant, args) -> int:

@@ -11,7 +11,13 @@ from assistant.evidence import EvidenceScorer
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from corpus.errors import SourcechatError
-from index import ChunkStore, KeywordIndex, PassageRetriever, SentenceTransformerEmbeddings
+from index import (
+    ChunkStore,
+    IndexRecords,
+    KeywordIndex,
+    PassageRetriever,
+    SentenceTransformerEmbeddings,
+)
 
 _LOCK = threading.Lock()
 
@@ -48,7 +54,9 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
         client = chroma_client(str(settings.chroma_dir))
     embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
                                                batch_size=settings.batch_size)
-    store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model)
+    records = IndexRecords(settings.data_dir / "records.sqlite3", settings.collection)
+    store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model,
+                       records=records)
     keyword = KeywordIndex(store, settings.data_dir / "keyword" / settings.collection)
     retriever = PassageRetriever(store=store, keyword=keyword, k=settings.k,
                                  dense_weight=settings.dense_weight,

@@ -30,7 +30,7 @@ from assistant.settings import Settings
 from corpus import SAMPLE_DIR
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
 from corpus.text import content_terms, sentences
-from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest
+from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest, remove_sources
 
 MAX_QUESTION_CHARS = 2000
 LLM_PASSAGES = 3           # passages shown to the LLM (a 135M model loses its way in more)
@@ -67,12 +67,12 @@ class Assistant:
 
     # -- documents ---------------------------------------------------------------------------
     def ingest(self, paths: Sequence[str | Path] | None = None, progress: bool = True,
-               on_progress=None) -> IngestReport:
-        """Index files/folders (default: the sample corpus)."""
+               on_progress=None, sync: bool = False) -> IngestReport:
+        """Index files/folders (default: the sample corpus); `sync` drops vanished files."""
         return ingest(paths or [str(SAMPLE_DIR)], self.store, chunk_size=self.settings.chunk_size,
                       chunk_overlap=self.settings.chunk_overlap,
-                      batch_size=self.settings.batch_size, progress=progress,
-                      on_progress=on_progress)
+                      batch_size=self.settings.batch_size, max_file_mb=self.settings.max_file_mb,
+                      sync=sync, progress=progress, on_progress=on_progress)
 
     def ensure_indexed(self, progress: bool = False) -> None:
         """Index the sample corpus when the index is empty (first use)."""
@@ -94,7 +94,7 @@ class Assistant:
         if len(matches) > 1:
             raise SourcechatError(f"'{source}' matches {len(matches)} documents; "
                                   "give the full path shown by `sourcechat sources`.")
-        return matches[0], self.store.delete_source(matches[0])
+        return matches[0], remove_sources(self.store, [matches[0]])
 
     # -- questions ---------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None,

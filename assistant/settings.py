@@ -32,6 +32,7 @@ class Settings(BaseSettings):
         1.0, ge=0, description="Weight of sentence-level dense search in the fusion.")
     keyword_weight: float = Field(0.5, ge=0, description="Weight of BM25 in the fusion.")
     batch_size: int = Field(64, ge=1, description="Chunks embedded per batch.")
+    max_file_mb: float = Field(100.0, gt=0, description="Larger files are skipped (reported).")
     min_relevance: float = Field(
         0.638, description="Relevance gate: below this score the assistant declines "
         "(calibrated with bench/calibrate_gate.py).")

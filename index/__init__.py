@@ -1,13 +1,15 @@
 """Embedding, the Chroma store and retrieval: chunks -> vectors -> Passages."""
 
 from index.embeddings import DEFAULT_MODEL, SentenceTransformerEmbeddings
-from index.ingest import IngestReport, index_documents, ingest
+from index.ingest import IngestReport, check, index_documents, ingest, remove_sources, repair
 from index.keyword import KeywordIndex
 from index.passages import Passage
+from index.records import IndexRecords
 from index.search import PassageRetriever
 from index.store import ChunkStore
 
 __all__ = [
-    "DEFAULT_MODEL", "ChunkStore", "IngestReport", "KeywordIndex", "Passage", "PassageRetriever",
-    "SentenceTransformerEmbeddings", "index_documents", "ingest",
+    "DEFAULT_MODEL", "ChunkStore", "IndexRecords", "IngestReport", "KeywordIndex", "Passage",
+    "PassageRetriever", "SentenceTransformerEmbeddings", "check", "index_documents", "ingest",
+    "remove_sources", "repair",
 ]

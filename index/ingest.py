@@ -1,34 +1,50 @@
-"""Ingestion: paths -> documents -> chunks -> embeddings -> the store, in batches.
+"""Ingestion: files -> chunks -> LangChain's indexing API -> the store, crash-safe.
 
-Each file is compared with what the store holds for it (chunk ids derive from
-content), so an unchanged file is skipped and a changed one has its stale
-chunks removed after its new ones are written. Bad files are reported, and the
-run goes on.
+The bookkeeping is LangChain's `index()` with the store's `IndexRecords`: chunk
+ids are content hashes, so an unchanged chunk is never embedded again, and a
+changed file's stale chunks are cleaned up (`scoped_full`) right after its new
+ones are written. A file whose size and mtime match its record is not even
+read. Every write happens under the collection's writer lock, and a run that
+died midway (SIGKILL, power cut) is repaired by the next: chunks written but
+never recorded are deleted, records of chunks already deleted are dropped, and
+orphan sentence vectors go. Bad files are reported one line each; what was
+indexed before is kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from langchain_core.documents import Document
+from langchain_core.indexing import index
 
 from corpus import LoadError, LoadReport, chunk_documents, load_file
 from corpus.loaders import iter_files
 from index.progress import stderr_progress
+from index.records import FileRecord
 from index.store import ChunkStore
+
+CHUNKER_VERSION = "1"  # bump when chunking changes, so every file is re-chunked
 
 
 @dataclass
 class IngestReport:
-    """What an ingest did: files indexed/unchanged, chunks written, errors, time."""
+    """What an ingest did: files indexed/unchanged/duplicate/removed, chunks, errors, time."""
 
     indexed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
     chunks_added: int = 0
+    chunks_kept: int = 0
     chunks_removed: int = 0
+    repaired: int = 0
     errors: list[LoadError] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -45,62 +61,50 @@ def ingest(
     chunk_size: int = 600,
     chunk_overlap: int = 100,
     batch_size: int = 64,
+    max_file_mb: float = 100.0,
+    sync: bool = False,
     progress: bool = True,
     on_progress: Callable[[int, int, str], None] | None = None,
 ) -> IngestReport:
-    """Index files and folders into `store`; returns a report, never stops on a bad file.
+    """Index files and folders into `store`; never stops on a bad file.
 
+    `sync` also removes the chunks of files that disappeared from the folders given.
     `on_progress(files_done, files_total, current_file)` is called as files are read
     (the web chat's progress bar); `progress` draws the terminal bar.
     """
+    paths = [Path(p).expanduser() for p in paths]
     report = IngestReport()
     t0 = time.perf_counter()
-    load_report = LoadReport()
-    files = list(iter_files(paths, load_report))
-    report.errors.extend(load_report.errors)
-
-    pending: list[Document] = []
-    # files whose new chunks are queued: source -> stale ids to delete once written
-    stale_after_flush: dict[str, set[str]] = {}
-
-    with _Progress(len(files), enabled=progress) as bar:
-
-        def flush() -> None:
-            if pending:
-                store.add(pending)
-                bar.chunks(len(pending))
-                report.chunks_added += len(pending)
-                pending.clear()
-            for stale in stale_after_flush.values():
-                store.delete_ids(sorted(stale))
-                report.chunks_removed += len(stale)
-            stale_after_flush.clear()
-
-        for done, path in enumerate(files):
-            source = str(path)
-            bar.file(path.name)
+    records = store.records
+    with _writing(records, progress):
+        unfinished = records.begin_run(os.getpid())
+        if unfinished or store.count() != len(records.all_keys()):
+            report.repaired = repair(store)
+        load_report = LoadReport()
+        files = list(iter_files(paths, load_report))
+        report.errors.extend(load_report.errors)
+        chunker = f"{chunk_size}/{chunk_overlap}/{CHUNKER_VERSION}"
+        with _Progress(len(files), enabled=progress) as bar:
+            changed = _changed_files(files, store, report, bar, on_progress, chunker,
+                                     chunk_size, chunk_overlap, int(max_file_mb * 2**20))
+            for group_files, group_chunks in _groups(changed, batch_size):
+                result = index(group_chunks, records, store, batch_size=batch_size,
+                               cleanup="scoped_full", source_id_key="source",
+                               key_encoder=_chunk_key, upsert_kwargs={"on_added": bar.chunks})
+                records.set_files(group_files)
+                report.indexed.extend(f.source for f in group_files)
+                report.chunks_added += result["num_added"]
+                report.chunks_kept += result["num_skipped"]
+                report.chunks_removed += result["num_deleted"]
             if on_progress:
-                on_progress(done, len(files), path.name)
-            try:
-                docs = load_file(path)
-            except LoadError as err:
-                report.errors.append(err)
-                bar.error(str(err))
-                continue
-            chunks = list(chunk_documents(docs, chunk_size, chunk_overlap))
-            new_ids = {c.metadata["id"] for c in chunks}
-            old_ids = store.ids_for_source(source)
-            if old_ids == new_ids:
-                report.unchanged.append(source)
-                continue
-            report.indexed.append(source)
-            stale_after_flush[source] = old_ids - new_ids
-            todo = [c for c in chunks if c.metadata["id"] not in old_ids]
-            for chunk in todo:
-                pending.append(chunk)
-                if len(pending) >= batch_size:
-                    flush()
-        flush()
+                on_progress(len(files), len(files), "")
+        if sync:
+            found = {str(f) for f in files}
+            gone = [s for s in _known_sources(store)
+                    if s not in found and any(_under(s, root) for root in paths if root.is_dir())]
+            report.chunks_removed += _remove(store, gone)
+            report.removed.extend(gone)
+        records.end_run()
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -113,17 +117,195 @@ def index_documents(
     chunk_overlap: int = 100,
     batch_size: int = 64,
 ) -> int:
-    """Chunk, embed and upsert in-memory Documents (each needs `source` metadata)."""
-    added = 0
-    batch: list[Document] = []
-    for chunk in chunk_documents(documents, chunk_size, chunk_overlap):
-        batch.append(chunk)
-        if len(batch) >= batch_size:
-            store.add(batch)
-            added += len(batch)
-            batch = []
-    store.add(batch)
-    return added + len(batch)
+    """Chunk, embed and record in-memory Documents (each needs `source` metadata).
+
+    Returns the number of chunks embedded (unchanged ones are skipped); a source's
+    chunks that are no longer produced are cleaned up.
+    """
+    with store.records.writer_lock():
+        result = index(chunk_documents(documents, chunk_size, chunk_overlap), store.records,
+                       store, batch_size=batch_size, cleanup="scoped_full",
+                       source_id_key="source", key_encoder=_chunk_key)
+    return result["num_added"]
+
+
+def remove_sources(store: ChunkStore, sources: Iterable[str]) -> int:
+    """Delete sources with all their chunks and records; returns the chunks removed."""
+    with store.records.writer_lock():
+        return _remove(store, list(sources))
+
+
+def repair(store: ChunkStore) -> int:
+    """Make Chroma and the records agree after an interrupted run; returns the fixes made.
+
+    Chunks in Chroma but not in the records were written by a run that died before
+    recording them: deleted (the next run writes them again). Records whose chunk is
+    gone were deleted by a run that died before forgetting them: dropped, and their
+    files re-read. Sentence vectors whose chunk is gone are deleted.
+    """
+    records = store.records
+    with records.writer_lock():
+        in_chroma = store.all_ids()
+        recorded = records.all_keys()
+        unrecorded = sorted(in_chroma - recorded)
+        lost = sorted(recorded - in_chroma)
+        store.delete(unrecorded)
+        if lost:
+            records.drop_files(records.groups_of(lost))  # re-read those files next time
+            records.delete_keys(lost)
+        live = in_chroma - set(unrecorded)
+        orphans = [sid for sid, cid in store.sentence_owners().items() if cid not in live]
+        store.delete_sentences(orphans)
+        with_keys = set(records.group_counts())
+        stale_files = [s for s in records.file_sources() if s not in with_keys]
+        records.drop_files(stale_files)
+    return len(unrecorded) + len(lost) + len(orphans) + len(stale_files)
+
+
+def check(store: ChunkStore, keyword=None) -> dict:
+    """Counts of chunks in Chroma, in the records, with sentence vectors and in the keyword
+    index (when given), and whether all of them are the very same ids."""
+    in_chroma = store.all_ids()
+    recorded = store.records.all_keys()
+    with_sentences = set(store.sentence_owners().values())
+    state = {
+        "chunks": len(in_chroma),
+        "records": len(recorded),
+        "chunks_with_sentences": len(with_sentences & in_chroma),
+        "orphan_sentence_chunks": len(with_sentences - in_chroma),
+        "sources": len(store.records.group_counts()),
+        "consistent": in_chroma == recorded == with_sentences,
+    }
+    if keyword is not None:
+        in_keyword = keyword.ids()
+        state["keyword_index"] = len(in_keyword)
+        state["consistent"] = state["consistent"] and in_keyword == in_chroma
+    return state
+
+
+# -- internals -------------------------------------------------------------------------------
+def _chunk_key(doc: Document) -> str:
+    return doc.metadata["id"]
+
+
+def _changed_files(files, store, report, bar, on_progress, chunker, chunk_size, chunk_overlap,
+                   max_bytes) -> Iterator[tuple[FileRecord, list[Document]]]:
+    """Yield (file record, chunks) for each file that needs (re)indexing; report the rest."""
+    records = store.records
+    by_hash: dict[str, str] = {}  # content -> first source seen with it in this run
+    for done, path in enumerate(files):
+        source = str(path)
+        bar.file(path.name)
+        if on_progress:
+            on_progress(done, len(files), path.name)
+        try:
+            st = path.stat()
+            if st.st_size > max_bytes:
+                raise LoadError(source, f"too large ({st.st_size / 2**20:.1f} MB; the limit is "
+                                f"{max_bytes / 2**20:.0f} MB: raise SOURCECHAT_MAX_FILE_MB)")
+            old = records.file(source)
+            if old and (old.size, old.mtime_ns, old.chunker) == (st.st_size, st.st_mtime_ns,
+                                                                   chunker):
+                by_hash.setdefault(old.sha256, source)
+                report.unchanged.append(source)
+                continue
+            sha = _sha256(path)
+            current = FileRecord(source, st.st_size, st.st_mtime_ns, sha, chunker)
+            if old and (old.sha256, old.chunker) == (sha, chunker):  # touched, not changed
+                records.set_files([current])
+                by_hash.setdefault(sha, source)
+                report.unchanged.append(source)
+                continue
+            twin = by_hash.get(sha) or next(
+                (s for s in records.files_with_hash(sha) if s != source and Path(s).exists()),
+                None)
+            if twin:
+                report.duplicates.append((source, twin))
+                report.chunks_removed += _remove(store, [source])  # it may have differed before
+                continue
+            chunks = list(chunk_documents(load_file(path), chunk_size, chunk_overlap))
+        except LoadError as err:
+            kept = len(records.list_keys(group_ids=[source]))
+            if kept:
+                err = LoadError(err.path, f"{err.reason}; its {kept} indexed passage(s) are kept")
+            report.errors.append(err)
+            bar.error(str(err))
+            continue
+        except OSError as err:
+            report.errors.append(LoadError(source, f"cannot read file ({err.strerror or err})"))
+            bar.error(str(report.errors[-1]))
+            continue
+        by_hash[sha] = source
+        yield current, chunks
+
+
+def _groups(changed, batch_size: int) -> Iterator[tuple[list[FileRecord], list[Document]]]:
+    """Whole files gathered until a group holds at least `batch_size` chunks.
+
+    A file never spans two groups, so each index() call cleans up whole files.
+    """
+    files: list[FileRecord] = []
+    chunks: list[Document] = []
+    for record, file_chunks in changed:
+        files.append(record)
+        chunks.extend(file_chunks)
+        if len(chunks) >= batch_size:
+            yield files, chunks
+            files, chunks = [], []
+    if files:
+        yield files, chunks
+
+
+def _remove(store: ChunkStore, sources: list[str]) -> int:
+    removed = 0
+    for source in sources:
+        keys = sorted(set(store.records.list_keys(group_ids=[source])) |
+                      store.ids_for_source(source))
+        store.delete(keys)
+        store.records.delete_keys(keys)
+        store.records.drop_files([source])
+        removed += len(keys)
+    return removed
+
+
+def _known_sources(store: ChunkStore) -> list[str]:
+    return sorted({s for s in store.records.group_counts() if s} |
+                  set(store.records.file_sources()))
+
+
+def _under(source: str, root: Path) -> bool:
+    return Path(source).is_relative_to(root.resolve())
+
+
+def _sha256(path: Path) -> str:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
+    except PermissionError:
+        raise LoadError(str(path), "permission denied (check the file's permissions)") from None
+
+
+class _writing:
+    """Hold the collection's writer lock; say so when another ingest holds it."""
+
+    def __init__(self, records, loud: bool):
+        self.lock = records.writer_lock()
+        self.loud = loud
+
+    def __enter__(self):
+        from filelock import Timeout
+
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            if self.loud:
+                print("waiting for another ingest into this index to finish...",
+                      file=sys.stderr)
+            self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
 
 
 class _Progress:

@@ -72,6 +72,11 @@ class KeywordIndex:
         self._sync()
         return len(self._ids)
 
+    def ids(self) -> set[str]:
+        """Ids of the chunks in the keyword index (after syncing with Chroma)."""
+        self._sync()
+        return set(self._ids)
+
     # -- keeping in step ---------------------------------------------------------------------
     def _sync(self) -> None:
         version = self.store.content_version()

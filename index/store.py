@@ -3,37 +3,52 @@
 The store takes a chromadb client and a LangChain `Embeddings`; Chroma never
 embeds anything itself (its default function would download a model). The
 collection records the embedding model it was built with, so a mismatch is
-caught before it returns nonsense.
+caught before it returns nonsense. It is a LangChain `VectorStore`, so
+LangChain's indexing API writes to it; the record of what it holds
+(`IndexRecords`) travels with it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
 
 from corpus.errors import IndexMismatchError, SourcechatError
 from corpus.text import Sentence, sentences
 from index.passages import Passage
+from index.records import IndexRecords
 
 _META_KEYS = ("source", "title", "page", "start", "end", "id")
 _PAGE = 5000  # rows per chromadb get() call
 
 
-class ChunkStore:
-    """Chunks in one Chroma collection, with cosine similarity search."""
+class ChunkStore(VectorStore):
+    """Chunks in one Chroma collection (plus their sentences), and the record of them.
 
-    def __init__(self, client, collection: str, embeddings: Embeddings, model_name: str):
+    `records` is where LangChain's indexing API keeps its bookkeeping; without one
+    an in-memory record is used (tests, throwaway collections).
+    """
+
+    def __init__(self, client, collection: str, embeddings: Embeddings, model_name: str,
+                 records: IndexRecords | None = None):
         self.client = client
         self.collection_name = collection
-        self.embeddings = embeddings
+        self._embeddings = embeddings
         self.model_name = model_name
+        self.records = records or IndexRecords(":memory:", collection)
         self._collection = None
         self._sentences = None
+
+    @property
+    def embeddings(self) -> Embeddings:
+        """The embedding model the store encodes with."""
+        return self._embeddings
 
     @property
     def collection(self):
@@ -120,30 +135,35 @@ class ChunkStore:
         """Ids of the chunks stored for one source."""
         return set(self.collection.get(where={"source": source}, include=[])["ids"])
 
-    def add(self, chunks: Sequence[Document]) -> None:
+    def add_documents(self, documents: Sequence[Document], ids: Sequence[str] | None = None,
+                      on_added: Callable[[int], None] | None = None, **_: object) -> list[str]:
         """Embed and upsert chunks with their sentences; same id -> replaced, not added.
 
-        Each sentence is embedded once; a chunk's vector is the normalized mean of its
-        sentence vectors, so sentence-level search costs no extra encoding. Sentences
-        are written before their chunk, so a crash leaves no chunk without sentences.
+        Each distinct sentence is embedded once (chunk overlaps repeat sentences); a
+        chunk's vector is the normalized mean of its sentence vectors, so sentence-level
+        search costs no extra encoding. Sentences are written before their chunk, so a
+        crash leaves no chunk without sentences. `on_added(n)` reports progress.
         """
+        chunks = list(documents)
         if not chunks:
-            return
+            return []
+        ids = list(ids) if ids is not None else [c.metadata["id"] for c in chunks]
         owners: list[int] = []
         sent_ids: list[str] = []
         spans: list[tuple[int, int]] = []
-        texts: list[str] = []
+        rows: list[int] = []
+        distinct: dict[str, int] = {}
         for i, chunk in enumerate(chunks):
             for j, sent in enumerate(chunk_sentences(chunk.page_content)):
                 owners.append(i)
-                sent_ids.append(sentence_id(chunk.metadata["id"], j))
+                sent_ids.append(sentence_id(ids[i], j))
                 spans.append((sent.start, sent.end))
-                texts.append(sent.text)
-        vectors = np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
+                rows.append(distinct.setdefault(sent.text, len(distinct)))
+        encoded = np.asarray(self._embeddings.embed_documents(list(distinct)), dtype=np.float32)
+        vectors = encoded[np.asarray(rows)]
         chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
         np.add.at(chunk_vectors, np.asarray(owners), vectors)
         chunk_vectors /= np.maximum(np.linalg.norm(chunk_vectors, axis=1, keepdims=True), 1e-12)
-        ids = [c.metadata["id"] for c in chunks]
         self.sentence_collection.upsert(
             ids=sent_ids,
             embeddings=vectors,
@@ -154,9 +174,68 @@ class ChunkStore:
             ids=ids,
             embeddings=chunk_vectors,
             documents=[c.page_content for c in chunks],
-            metadatas=[_to_chroma(c.metadata) for c in chunks],
+            metadatas=[_to_chroma({**c.metadata, "id": i}) for c, i in zip(chunks, ids,
+                                                                           strict=True)],
         )
         self._bump_version()
+        if on_added:
+            on_added(len(chunks))
+        return ids
+
+    def add_texts(self, texts, metadatas=None, *, ids=None, **kwargs) -> list[str]:
+        """Add raw texts (each metadata needs `source`; ids default to content hashes)."""
+        from corpus.chunking import chunk_id
+
+        docs = []
+        for n, text in enumerate(texts):
+            meta = dict(metadatas[n]) if metadatas else {"source": "text"}
+            meta.setdefault("title", meta["source"])
+            meta.update(start=0, end=len(text), page=meta.get("page"))
+            meta["id"] = ids[n] if ids else chunk_id(meta["source"], meta["page"], 0, text)
+            docs.append(Document(page_content=text, metadata=meta))
+        return self.add_documents(docs)
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs) -> list[Document]:
+        """Chunks nearest to a query by their (mean-of-sentences) vector."""
+        res = self.collection.query(query_embeddings=[self._embeddings.embed_query(query)],
+                                    n_results=k, include=["documents", "metadatas"])
+        return [Document(page_content=t, metadata=m, id=i) for i, t, m in
+                zip(res["ids"][0], res["documents"][0], res["metadatas"][0], strict=True)]
+
+    @classmethod
+    def from_texts(cls, texts, embedding, metadatas=None, **kwargs):
+        """Not supported: a ChunkStore is built from a chromadb client (see build_assistant)."""
+        raise NotImplementedError("build a ChunkStore(client, collection, embeddings, model)")
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Stored chunks as Documents, for the ids that exist."""
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return [Document(page_content=t, metadata=m, id=i)
+                for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)]
+
+    def all_ids(self) -> set[str]:
+        """Every chunk id in the collection."""
+        return set(_paged(self.collection, include=[]))
+
+    def sentence_owners(self) -> dict[str, str]:
+        """Every stored sentence id with the chunk id it belongs to."""
+        owners: dict[str, str] = {}
+        offset = 0
+        while True:
+            got = self.sentence_collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+            owners.update((i, m["chunk_id"]) for i, m in zip(got["ids"], got["metadatas"],
+                                                              strict=True))
+            if len(got["ids"]) < _PAGE:
+                return owners
+            offset += _PAGE
+
+    def delete_sentences(self, ids: Sequence[str]) -> None:
+        """Delete sentence vectors by id (orphans left by an interrupted delete)."""
+        ids = list(ids)
+        for i in range(0, len(ids), _PAGE):
+            self.sentence_collection.delete(ids=ids[i:i + _PAGE])
+        if ids:
+            self._bump_version()
 
     def search_sentences(
         self, vector: Sequence[float], n: int, sources: Sequence[str] | None = None
@@ -173,22 +252,17 @@ class ChunkStore:
                 best[cid] = sim
         return best
 
-    def delete_ids(self, ids: Sequence[str]) -> None:
-        """Delete chunks by id."""
-        ids = list(ids)
+    def delete(self, ids: Sequence[str] | None = None, **_: object) -> bool:
+        """Delete chunks (and their sentences) by id; the caller updates the records."""
+        ids = list(ids or [])
         if not ids:
-            return
+            return True
         for i in range(0, len(ids), _PAGE):
             batch = ids[i:i + _PAGE]
             self.collection.delete(ids=batch)  # chunks first: never a chunk without sentences
             self.sentence_collection.delete(where={"chunk_id": {"$in": batch}})
         self._bump_version()
-
-    def delete_source(self, source: str) -> int:
-        """Delete every chunk of a source; returns how many were removed."""
-        ids = self.ids_for_source(source)
-        self.delete_ids(sorted(ids))
-        return len(ids)
+        return True
 
     def sources(self) -> list[tuple[str, str, int]]:
         """(source, title, chunk count) for every indexed document, sorted by source."""
@@ -234,3 +308,15 @@ def _source_filter(sources: Sequence[str] | None) -> dict | None:
 def _to_chroma(meta: dict) -> dict:
     """Chroma metadata: only scalar values, and no None (a missing page is left out)."""
     return {k: meta[k] for k in _META_KEYS if meta.get(k) is not None}
+
+
+def _paged(collection, include: list[str]) -> list[str]:
+    """All ids of a collection, read in pages."""
+    ids: list[str] = []
+    offset = 0
+    while True:
+        got = collection.get(include=include, limit=_PAGE, offset=offset)
+        ids.extend(got["ids"])
+        if len(got["ids"]) < _PAGE:
+            return ids
+        offset += _PAGE
