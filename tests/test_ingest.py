@@ -1,0 +1,195 @@
+"""Ingest bookkeeping with a real Chroma and real records (fake embeddings): incremental runs,
+changed/vanished/duplicate files, repair after a crash at each step, bad files keep old data."""
+
+from __future__ import annotations
+
+import os
+
+import chromadb
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+
+from corpus import chunk_documents, load_file
+from index import ChunkStore, IndexRecords, KeywordIndex, check, ingest, remove_sources
+
+OPTS = {"chunk_size": 300, "chunk_overlap": 50, "batch_size": 8, "progress": False}
+
+
+class CountingEmbedding(DeterministicFakeEmbedding):
+    """Deterministic fake vectors, counting every text embedded."""
+
+    embedded: int = 0
+
+    def embed_documents(self, texts):
+        self.embedded += len(texts)
+        return super().embed_documents(texts)
+
+
+def _store(tmp_path, name="ingtest"):
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    records = IndexRecords(tmp_path / "records.sqlite3", name)
+    return ChunkStore(client, name, CountingEmbedding(size=16), "fake", records=records)
+
+
+def _folder(tmp_path, n=6):
+    docs = tmp_path / "docs"
+    docs.mkdir(exist_ok=True)
+    for i in range(n):
+        (docs / f"note {i}.txt").write_text(
+            " ".join(f"Note {i} sentence {j} mentions the word kiwi{i}x{j}." for j in range(25)))
+    return docs
+
+
+def _ids_by_source(store):
+    out: dict[str, set[str]] = {}
+    for cid, _, source in zip(*store.all_texts(), strict=True):
+        out.setdefault(source, set()).add(cid)
+    return out
+
+
+def _expected_ids(path):
+    return {c.metadata["id"] for c in chunk_documents(load_file(path), OPTS["chunk_size"],
+                                                        OPTS["chunk_overlap"])}
+
+
+def test_second_run_on_an_unchanged_folder_embeds_nothing(tmp_path):
+    docs = _folder(tmp_path)
+    store = _store(tmp_path)
+    first = ingest([docs], store, **OPTS)
+    assert len(first.indexed) == 6 and first.chunks_added == store.count() > 6
+    embedded = store.embeddings.embedded
+    second = ingest([docs], store, **OPTS)
+    assert second.indexed == [] and len(second.unchanged) == 6
+    assert second.chunks_added == second.chunks_removed == 0
+    assert store.embeddings.embedded == embedded  # not one text embedded
+    # touched (new mtime, same bytes): read and hashed, still nothing embedded
+    os.utime(docs / "note 0.txt", ns=(1, 1))
+    third = ingest([docs], store, **OPTS)
+    assert len(third.unchanged) == 6 and store.embeddings.embedded == embedded
+    assert check(store, KeywordIndex(store, None))["consistent"]
+
+
+def test_a_changed_file_has_its_old_chunks_replaced(tmp_path):
+    docs = _folder(tmp_path)
+    store = _store(tmp_path)
+    ingest([docs], store, **OPTS)
+    before = _ids_by_source(store)
+    target = docs / "note 2.txt"
+    target.write_text(target.read_text() + " A new closing sentence about papayas.")
+    report = ingest([docs], store, **OPTS)
+    assert report.indexed == [str(target.resolve())]
+    after = _ids_by_source(store)
+    assert after[str(target.resolve())] == _expected_ids(target.resolve())
+    assert report.chunks_removed == len(before[str(target.resolve())] - after[
+        str(target.resolve())]) >= 1
+    assert {s: i for s, i in after.items() if "note 2" not in s} == {
+        s: i for s, i in before.items() if "note 2" not in s}
+    assert check(store)["consistent"]
+
+
+def test_sync_removes_files_that_disappeared_and_only_with_sync(tmp_path):
+    docs = _folder(tmp_path)
+    other = tmp_path / "other.txt"
+    other.write_text("The other file is outside the synced folder. It stays.")
+    store = _store(tmp_path)
+    ingest([docs, other], store, **OPTS)
+    (docs / "note 1.txt").unlink()
+    kept = ingest([docs], store, **OPTS)
+    assert kept.removed == [] and str((docs / "note 1.txt").resolve()) in _ids_by_source(store)
+    synced = ingest([docs], store, **{**OPTS, "sync": True})
+    assert synced.removed == [str((docs / "note 1.txt").resolve())]
+    sources = set(_ids_by_source(store))
+    assert str((docs / "note 1.txt").resolve()) not in sources
+    assert str(other.resolve()) in sources and len(sources) == 6
+    assert check(store)["consistent"]
+
+
+def test_duplicate_files_are_indexed_once(tmp_path):
+    docs = _folder(tmp_path, n=2)
+    (docs / "copy.txt").write_bytes((docs / "note 0.txt").read_bytes())
+    store = _store(tmp_path)
+    report = ingest([docs], store, **OPTS)
+    assert report.duplicates == [(str((docs / "note 0.txt").resolve()),
+                                  str((docs / "copy.txt").resolve()))]
+    assert len(_ids_by_source(store)) == 2
+    # once the copy is gone (and synced), the original is indexed
+    (docs / "copy.txt").unlink()
+    report = ingest([docs], store, **{**OPTS, "sync": True})
+    assert str((docs / "note 0.txt").resolve()) in report.indexed
+    assert sorted(_ids_by_source(store)) == sorted(str(p.resolve()) for p in docs.iterdir())
+
+
+def test_a_bad_version_of_an_indexed_file_keeps_the_old_chunks(tmp_path):
+    docs = _folder(tmp_path, n=2)
+    store = _store(tmp_path)
+    ingest([docs], store, **OPTS)
+    before = _ids_by_source(store)
+    (docs / "note 1.txt").write_bytes(b"\x00\x01binary\x00" * 100)
+    big = docs / "big.txt"
+    big.write_bytes(b"x" * (2 * 2**20))
+    report = ingest([docs], store, **{**OPTS, "max_file_mb": 1})
+    reasons = {e.path: e.reason for e in report.errors}
+    assert "binary" in reasons[str((docs / "note 1.txt").resolve())]
+    assert "indexed passage(s) are kept" in reasons[str((docs / "note 1.txt").resolve())]
+    assert reasons[str(big.resolve())].startswith("too large (2.0 MB; the limit is 1 MB")
+    assert _ids_by_source(store) == before
+
+
+def test_remove_sources_deletes_chunks_sentences_and_records(tmp_path):
+    docs = _folder(tmp_path, n=3)
+    store = _store(tmp_path)
+    ingest([docs], store, **OPTS)
+    gone = str((docs / "note 0.txt").resolve())
+    n = len(_ids_by_source(store)[gone])
+    assert remove_sources(store, [gone]) == n
+    assert gone not in _ids_by_source(store)
+    assert store.records.file(gone) is None and not store.records.list_keys(group_ids=[gone])
+    assert check(store)["consistent"]
+    assert len(ingest([docs], store, **OPTS).indexed) == 1  # it comes back when asked
+
+
+@pytest.mark.parametrize("crash", ["written_not_recorded", "deleted_not_forgotten",
+                                   "sentences_left_behind", "recorded_file_lost_chunks"])
+def test_the_next_run_repairs_what_a_crash_left(tmp_path, crash):
+    docs = _folder(tmp_path)
+    clean = _store(tmp_path / "clean")
+    ingest([docs], clean, **OPTS)
+    want = _ids_by_source(clean)
+
+    store = _store(tmp_path)
+    ingest([docs], store, **OPTS)
+    victim = str((docs / "note 3.txt").resolve())
+    ids = sorted(_ids_by_source(store)[victim])
+    if crash == "written_not_recorded":  # chunks upserted, killed before the records update
+        stray = load_file(docs / "note 3.txt")[0]
+        stray.page_content = "A half-written version of note 3 about durians."
+        store.add_documents(list(chunk_documents([stray], 300, 50)))
+    elif crash == "deleted_not_forgotten":  # cleanup deleted vectors, killed before delete_keys
+        store.delete(ids[:1])
+    elif crash == "sentences_left_behind":  # chunks deleted, killed before their sentences
+        store.collection.delete(ids=ids[:1])
+    elif crash == "recorded_file_lost_chunks":
+        store.delete(ids)
+    store.records.begin_run(12345)  # the killed run never reached end_run
+    assert not check(store)["consistent"]
+
+    report = ingest([docs], store, **OPTS)
+    assert report.repaired >= 1
+    assert _ids_by_source(store) == want
+    state = check(store, KeywordIndex(store, None))
+    assert state["consistent"] and state["chunks"] == sum(map(len, want.values()))
+    assert state["orphan_sentence_chunks"] == 0
+
+
+def test_writers_take_turns(tmp_path):
+    store = _store(tmp_path)
+    lock = store.records.writer_lock()
+    assert lock.acquire(timeout=0) and lock.is_locked
+    other = IndexRecords(tmp_path / "records.sqlite3", "ingtest").writer_lock()
+    from filelock import Timeout
+
+    with pytest.raises(Timeout):
+        other.acquire(timeout=0.1)
+    lock.release()
+    other.acquire(timeout=0)
+    other.release()
