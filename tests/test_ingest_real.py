@@ -226,9 +226,9 @@ def test_a_folder_of_bad_files_beside_good_ones(tmp_path):
 def test_the_chat_keeps_answering_during_an_ingest(tmp_path):
     from assistant import Settings, build_assistant
 
-    a = build_assistant(Settings(data_dir=tmp_path / "data", llm="extractive"))
+    a = build_assistant(Settings(data_dir=tmp_path / "data", llm="extractive", batch_size=8))
     a.ensure_indexed()
-    docs = _write_folder(tmp_path, 24)
+    docs = _write_folder(tmp_path, 30)
     errors: list[BaseException] = []
 
     def run_ingest():
@@ -243,7 +243,7 @@ def test_the_chat_keeps_answering_during_an_ingest(tmp_path):
     while writer.is_alive() or answers < 3:
         answer = a.ask(SAMPLE_QUESTION)  # raises if a read breaks during the writes
         assert answer.found and "93,000" in answer.text
-        a.retrieve(f"Who keeps a pet {ANIMALS[answers % 24]}?")
+        a.retrieve(f"Who keeps a pet {ANIMALS[answers % 30]}?")
         answers += 1
         during += writer.is_alive()
     writer.join()
