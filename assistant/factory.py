@@ -53,7 +53,8 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     with _LOCK:
         client = chroma_client(str(settings.chroma_dir))
     embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
-                                               batch_size=settings.batch_size)
+                                               batch_size=settings.batch_size,
+                                               precision=settings.embedding_precision)
     records = IndexRecords(settings.data_dir / "records.sqlite3", settings.collection)
     store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model,
                        records=records)

