@@ -117,6 +117,10 @@ def _run(args) -> int:
         return EXIT_OK
     if args.command == "eval":
         return _eval(settings, args)
+    if args.command in ("ingest", "remove"):
+        from assistant.factory import check_not_served
+
+        check_not_served(settings)
     assistant = build_assistant(settings)
 
     if args.command == "ingest":

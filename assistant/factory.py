@@ -46,6 +46,29 @@ def chroma_client(path: str):
         raise SourcechatError(f"Cannot use the data dir {path}: {err.strerror or err}") from None
 
 
+def serving_lock(settings: Settings):
+    """The lock a running web chat holds on its data dir (an on-disk Chroma is one process's)."""
+    from filelock import FileLock
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(settings.data_dir / "serve.lock")
+
+
+def check_not_served(settings: Settings) -> None:
+    """Refuse to write an index that a running web chat has open, saying what to do instead."""
+    from filelock import Timeout
+
+    lock = serving_lock(settings)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SourcechatError(
+            f"The web chat (sourcechat serve) has the index in {settings.data_dir} open: add "
+            "files in its Documents tab, or stop it and run this again (an on-disk Chroma "
+            "index takes one process at a time).") from None
+    lock.release()
+
+
 def build_assistant(settings: Settings | None = None) -> Assistant:
     """Wire an Assistant from settings (defaults: environment / .env)."""
     offline()

@@ -193,3 +193,19 @@ def test_writers_take_turns(tmp_path):
     lock.release()
     other.acquire(timeout=0)
     other.release()
+
+
+def test_cli_will_not_write_an_index_that_a_web_chat_has_open(tmp_path, capsys):
+    from assistant import Settings
+    from assistant.cli import main
+    from assistant.factory import serving_lock
+
+    lock = serving_lock(Settings())  # what `sourcechat serve` holds while it runs
+    lock.acquire()
+    try:
+        assert main(["ingest", str(tmp_path)]) == 1
+        assert main(["remove", "x.txt"]) == 1
+    finally:
+        lock.release()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and all("Documents tab" in ln for ln in lines)

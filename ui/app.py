@@ -121,6 +121,9 @@ class Handlers:
                                            on_progress=on_progress)
             for err in report.errors:
                 lines.append(f"❌ {Path(err.path).name}: {err.reason}.")
+            for dup, twin in report.duplicates:
+                lines.append(f"ℹ️ {Path(dup).name}: same content as {Path(twin).name}, "
+                             "indexed once.")
             lines.append(f"Indexed {len(report.indexed)} file(s), {report.chunks_added} new "
                          f"passages ({len(report.unchanged)} unchanged).")
         if not lines:
@@ -201,8 +204,17 @@ def build_app(assistant: Assistant, max_upload_mb: float = 50.0) -> gr.Blocks:
 
 def serve(settings, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Start the web chat (indexing the sample corpus first if the index is empty)."""
-    from assistant import build_assistant
+    from filelock import Timeout
 
+    from assistant import build_assistant
+    from assistant.factory import serving_lock
+
+    lock = serving_lock(settings)
+    try:
+        lock.acquire(timeout=0)  # held for the server's life; CLI writers check it
+    except Timeout:
+        raise SourcechatError(f"Another web chat already serves the index in "
+                              f"{settings.data_dir}: use it, or give --data-dir.") from None
     assistant = build_assistant(settings)
     assistant.ensure_indexed(progress=True)
     app = build_app(assistant)
