@@ -36,7 +36,10 @@ def parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="answer a question with cited passages")
     ask.add_argument("question")
     ask.add_argument("--k", type=int, help="passages to retrieve (default 5)")
-    ask.add_argument("--llm", help="backend: embedded | extractive (env SOURCECHAT_LLM)")
+    ask.add_argument("--llm", help="backend: embedded | extractive | ollama:MODEL | "
+                     "openai:MODEL | llamacpp:PATH.gguf (env SOURCECHAT_LLM)")
+    ask.add_argument("--llm-base-url",
+                     help="ollama/openai server URL (env SOURCECHAT_LLM_BASE_URL)")
     ask.add_argument("--source", action="append", dest="sources", metavar="SOURCE",
                      help="only search this indexed source (repeatable)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
@@ -53,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument("--answers", type=int, default=100, help="questions to answer (EM/F1)")
     ev.add_argument("--max-questions", type=int, help="cap the questions (quick runs)")
     ev.add_argument("--llm", help="backend for the answers (default: the configured one)")
+    ev.add_argument("--llm-base-url", help="ollama/openai server URL")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -60,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", default="127.0.0.1")
     srv.add_argument("--port", type=int, default=7860)
     srv.add_argument("--llm", help="default backend in the chat")
+    srv.add_argument("--llm-base-url", help="ollama/openai server URL")
     return p
 
 
@@ -98,6 +103,8 @@ def _settings(args):
         overrides["collection"] = args.collection
     if getattr(args, "llm", None):
         overrides["llm"] = args.llm
+    if getattr(args, "llm_base_url", None):
+        overrides["llm_base_url"] = args.llm_base_url
     try:
         return Settings(**overrides)
     except ValidationError as err:

@@ -6,7 +6,7 @@ import os
 import threading
 from functools import lru_cache
 
-from assistant.backends import make_chat_model
+from assistant.backends import BackendConfig, describe_failure, make_chat_model
 from assistant.evidence import EvidenceScorer
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
@@ -86,10 +86,18 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
                                  dense_weight=settings.dense_weight,
                                  keyword_weight=settings.keyword_weight)
 
+    config = BackendConfig(
+        models_dir=settings.models_dir, max_new_tokens=settings.max_new_tokens,
+        base_url=settings.llm_base_url, timeout=settings.llm_timeout,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None)
+
     def model_factory(backend: str):
-        return make_chat_model(backend, settings.models_dir, settings.max_new_tokens)
+        return make_chat_model(backend, config)
+
+    def explain(backend: str, err: BaseException) -> str:
+        return describe_failure(backend, config, err)
 
     scorer = EvidenceScorer(embeddings, idf=keyword.idf, gate_weights=settings.gate_weights,
                             stored_vectors=store.sentence_vectors)
     return Assistant(settings, store, retriever, model_factory(settings.llm), scorer,
-                     model_factory)
+                     model_factory, explain)

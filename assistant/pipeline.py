@@ -46,7 +46,8 @@ class Assistant:
 
     def __init__(self, settings: Settings, store: ChunkStore, retriever: PassageRetriever,
                  chat_model: BaseChatModel | None, scorer: EvidenceScorer,
-                 model_factory: Callable[[str], BaseChatModel | None] | None = None):
+                 model_factory: Callable[[str], BaseChatModel | None] | None = None,
+                 explain: Callable[[str, BaseException], str] | None = None):
         self.settings = settings
         self.store = store
         self.retriever = retriever
@@ -54,6 +55,7 @@ class Assistant:
         self.scorer = scorer
         self._models: dict[str, BaseChatModel | None] = {settings.llm: chat_model}
         self._model_factory = model_factory
+        self._explain = explain or (lambda backend, err: f"The {backend} backend failed: {err}")
 
     def chat_model_for(self, backend: str | None) -> BaseChatModel | None:
         """The chat model of a backend name (None: the configured one); built once."""
@@ -146,7 +148,7 @@ class Assistant:
             excerpts = [focus(p.text, [e for e in evidence if e.passage == i])
                          for i, p in enumerate(shown)]
             grounding = Grounding(shown)
-            stream = self._generate(chat_model, question, excerpts)
+            stream = self._generate(chat_model, question, excerpts, backend or self.settings.llm)
             for piece in stream:
                 pieces.append(piece)
                 yield piece
@@ -170,7 +172,7 @@ class Assistant:
 
     # -- internals ---------------------------------------------------------------------------
     def _generate(self, chat_model: BaseChatModel, question: str,
-                  excerpts: Sequence[str]) -> Iterator[str]:
+                  excerpts: Sequence[str], backend: str) -> Iterator[str]:
         messages = [
             SystemMessage(prompt("system")),
             HumanMessage(prompt("question").format(
@@ -182,8 +184,8 @@ class Assistant:
                     yield str(chunk.content)
         except SourcechatError:
             raise
-        except Exception as err:  # a backend failing mid-answer: say so, in one line
-            raise BackendError(f"The answering model failed: {err}") from err
+        except Exception as err:  # a backend down or failing mid-answer: say so, in one line
+            raise BackendError(self._explain(backend, err)) from err
 
     def _grounded_claims(self, generated: str, grounding: Grounding,
                          n_passages: int) -> list[Claim]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,7 +28,14 @@ class Settings(BaseSettings):
     embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="auto: bfloat16 autocast on CPUs that compute it natively "
         "(AVX512-BF16/AMX), else float32.")
-    llm: str = Field("embedded", description="Answering backend: embedded | extractive.")
+    llm: str = Field("embedded", description="Answering backend: embedded | extractive | "
+                     "ollama:MODEL | openai:MODEL | llamacpp:PATH.gguf.")
+    llm_base_url: str | None = Field(
+        None, description="Base URL of the ollama/openai backend (default: the local Ollama "
+        "port for ollama, OpenAI's API for openai).")
+    llm_api_key: SecretStr | None = Field(
+        None, description="API key of the openai backend (never logged or shown).")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for a remote backend.")
     k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
     chunk_size: int = Field(1500, ge=100, le=8000, description="Characters per chunk.")
     chunk_overlap: int = Field(200, ge=0, le=2000, description="Characters shared by neighbours.")
@@ -48,6 +55,13 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         None, description="Where converted models are cached (default DATA_DIR/models).")
     history_turns: int = Field(6, ge=0, description="Past messages used for follow-ups.")
+
+    @field_validator("llm")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        from assistant.backends import parse_backend
+
+        return parse_backend(value).name
 
     @field_validator("data_dir")
     @classmethod

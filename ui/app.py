@@ -14,7 +14,6 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import Answer, Assistant, SourcechatError
-from assistant.backends import BACKENDS
 from ui.render import CSS, answer_markdown, sources_html, sources_markdown
 from ui.uploads import accept
 
@@ -170,7 +169,8 @@ def build_app(assistant: Assistant, max_upload_mb: float = 50.0) -> gr.Blocks:
                                          submit_btn=True, autofocus=True)
                     with gr.Row():
                         k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages (k)")
-                        backend = gr.Dropdown(list(BACKENDS), value=settings.llm,
+                        backend = gr.Dropdown(_backend_choices(settings.llm), value=settings.llm,
+                                              allow_custom_value=True,
                                               label="Backend")
                         clear = gr.Button("Clear chat", variant="secondary")
                 with gr.Column(scale=2):
@@ -200,6 +200,11 @@ def build_app(assistant: Assistant, max_upload_mb: float = 50.0) -> gr.Blocks:
                  api_visibility="private")
         gr.api(h.api_ask, api_name="ask")
     return app
+
+
+def _backend_choices(configured: str) -> list[str]:
+    """The dropdown's choices: the configured backend, embedded, extractive."""
+    return list(dict.fromkeys([configured, "embedded", "extractive"]))
 
 
 def serve(settings, host: str = "127.0.0.1", port: int = 7860) -> None:

@@ -1,0 +1,74 @@
+"""`llamacpp:PATH.gguf`: a GGUF chat model run in-process by llama-cpp-python (optional extra).
+
+llama-cpp-python builds from source; on CPUs whose native build crashes at
+generation, build it with
+`CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from corpus.errors import BackendError
+
+_LOCK = threading.Lock()
+_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
+
+
+@lru_cache(maxsize=2)
+def _load(path: str, n_ctx: int):
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise BackendError(
+            "The llamacpp backend needs llama-cpp-python: pip install 'sourcechat[llamacpp]' "
+            "(see the README for the build flags)") from None
+    if not Path(path).is_file():
+        raise BackendError(f"No GGUF file at {path}: give llamacpp:/path/to/model.gguf")
+    try:
+        return Llama(model_path=path, n_ctx=n_ctx, verbose=False)
+    except (ValueError, RuntimeError) as err:
+        raise BackendError(f"llama.cpp cannot load {path}: {err}") from None
+
+
+class LlamaCppChatModel(BaseChatModel):
+    """A GGUF model through llama-cpp-python's chat completion; greedy, streaming."""
+
+    model_path: str
+    max_new_tokens: int = 160
+    n_ctx: int = 4096
+
+    @property
+    def _llm_type(self) -> str:
+        return "sourcechat-llamacpp"
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        text = "".join(c.text for c in self._stream(messages, stop, run_manager))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        with _LOCK:
+            llm = _load(str(Path(self.model_path).expanduser()), self.n_ctx)
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)}
+                for m in messages]
+        for event in llm.create_chat_completion(chat, stream=True, temperature=0.0,
+                                                max_tokens=self.max_new_tokens, stop=stop):
+            piece = event["choices"][0]["delta"].get("content") or ""
+            if piece:
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                if run_manager:
+                    run_manager.on_llm_new_token(piece, chunk=chunk)
+                yield chunk
