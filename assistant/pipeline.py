@@ -16,7 +16,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from assistant.citations import MARKER, Answer, Claim, attribute, parse_markers, render
-from assistant.conversation import check_history, standalone_query
+from assistant.conversation import (
+    accept_rewrite,
+    check_history,
+    format_conversation,
+    is_follow_up,
+    recent_history,
+    standalone_query,
+)
 from assistant.evidence import (
     Evidence,
     EvidenceScorer,
@@ -133,7 +140,7 @@ class Assistant:
         question = _check_question(question)
         history = check_history(history)
         chat_model = self.chat_model_for(backend)
-        query = standalone_query(question, history, self.settings.history_turns)
+        query = self._standalone(question, history, chat_model)
         passages = self.retrieve(query, k, sources)
         evidence = self.scorer.evidence(query, passages)
         relevance = self.scorer.relevance(query, passages, evidence)
@@ -171,6 +178,32 @@ class Assistant:
         yield Answer(text, True, citations, question, query)
 
     # -- internals ---------------------------------------------------------------------------
+    def _standalone(self, question: str, history: list[dict],
+                    chat_model: BaseChatModel | None) -> str:
+        """The retrieval query: a follow-up rewritten by the LLM when it can, else the
+        previous question searched with it."""
+        if not is_follow_up(question, history):
+            return question
+        if chat_model is not None:
+            recent = recent_history(history, self.settings.history_chars)
+            messages = [SystemMessage(prompt("rewrite")), HumanMessage(
+                prompt("rewrite_question").format(conversation=format_conversation(recent),
+                                                  question=question))]
+            text = ""
+            try:
+                stream = chat_model.stream(messages)
+                for chunk in stream:
+                    text += str(chunk.content)
+                    if "\n" in text.strip():  # one line is the question; stop generating
+                        stream.close()
+                        break
+            except Exception:  # noqa: BLE001 - a failing backend is reported by the answer step
+                text = ""
+            rewritten = accept_rewrite(text, question, recent)
+            if rewritten:
+                return rewritten
+        return standalone_query(question, history, self.settings.history_turns)
+
     def _generate(self, chat_model: BaseChatModel, question: str,
                   excerpts: Sequence[str], backend: str) -> Iterator[str]:
         messages = [

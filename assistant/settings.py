@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(
         None, description="Where converted models are cached (default DATA_DIR/models).")
     history_turns: int = Field(6, ge=0, description="Past messages used for follow-ups.")
+    history_chars: int = Field(
+        2000, ge=0, description="History budget (characters, about 4 per token) given to the "
+        "LLM that rewrites follow-ups: the latest messages that fit, long ones cut.")
 
     @field_validator("llm")
     @classmethod

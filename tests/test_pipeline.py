@@ -135,3 +135,49 @@ def test_index_built_with_another_model_is_refused(tmp_path):
     store = ChunkStore(client, "test", DeterministicFakeEmbedding(size=16), "fake-b")
     with pytest.raises(IndexMismatchError, match="fake-a"):
         store.count()
+
+
+def test_follow_up_rewrites_are_kept_only_when_they_resolve_something():
+    from assistant.conversation import accept_rewrite, recent_history
+
+    history = [{"role": "user", "content": "Who is Kanae Doi?"},
+               {"role": "assistant", "content": "Kanae Doi is the Tokyo director [1]."}]
+    q = "What did she say Japan should do?"
+    good = "What did Kanae Doi say Japan should do?\n\nThe answer is: invented."
+    assert accept_rewrite(good, q, history) == "What did Kanae Doi say Japan should do?"
+    assert accept_rewrite("Kanae Doi said Japan should act [1].", q, history) is None  # answers
+    assert accept_rewrite("What did she say Japan should do?", q, history) is None  # no change
+    assert accept_rewrite("What did Kanae Doi say?", q, history) is None  # dropped "Japan"
+    assert accept_rewrite("", q, history) is None
+    long = [{"role": "user", "content": "word " * 1000}, *history]
+    kept = recent_history(long, 200)
+    assert kept[-2:] == history and sum(len(m["content"]) for m in kept) <= 202
+
+
+def test_follow_up_query_comes_from_the_llm_or_the_fallback(tmp_path):
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage
+
+    a = make(tmp_path, None)
+    a.chat_model = GenericFakeChatModel(
+        messages=iter([AIMessage("What did Kanae Doi say about the apples?")]))
+    history = [{"role": "user", "content": "Who is Kanae Doi?"},
+               {"role": "assistant", "content": "Kanae Doi is the Tokyo director."}]
+    assert a._standalone("What did she say about the apples?", history,
+                         a.chat_model) == "What did Kanae Doi say about the apples?"
+    assert a._standalone("How many apples grow on vines?", history, a.chat_model) == \
+        "How many apples grow on vines?"  # not a follow-up: no rewrite asked
+    assert a._standalone("What did she say?", history, None) == \
+        "Who is Kanae Doi? What did she say?"  # extractive: the previous question joins it
+
+
+def test_a_rewrite_that_invents_context_is_refused():
+    from assistant.conversation import accept_rewrite
+
+    history = [{"role": "user", "content": "How many people went from Japan to North Korea?"},
+               {"role": "assistant", "content": "More than 93,000 people migrated [1]."}]
+    q = "Who organised that campaign?"
+    assert accept_rewrite("Who organised the campaign against abuses in the 20th century?",
+                          q, history) is None
+    assert accept_rewrite("Who organised the campaign to North Korea?", q, history) == \
+        "Who organised the campaign to North Korea?"
