@@ -166,7 +166,7 @@ class Assistant:
             if _says_not_found(generated) and relevance.lexical < 0.5:
                 yield self._declined(question, query)
                 return
-            claims = self._grounded_claims(generated, grounding, len(shown))
+            claims = self._grounded_claims(generated, grounding, len(shown), question)
         if not claims:
             claims = self._extractive_claims(evidence, passages)
         if not claims:
@@ -221,8 +221,9 @@ class Assistant:
             raise BackendError(self._explain(backend, err)) from err
 
     def _grounded_claims(self, generated: str, grounding: Grounding,
-                         n_passages: int) -> list[Claim]:
-        """The LLM's sentences, kept only if every finished one is grounded in the passages.
+                         n_passages: int, question: str) -> list[Claim]:
+        """The LLM's sentences, kept only if every finished one is grounded in the passages
+        and together they say something the question did not (not just "1959-1984").
 
         One invented sentence discredits the whole draft: then nothing is kept and the
         caller quotes the evidence instead. An unfinished last sentence (the length
@@ -233,6 +234,9 @@ class Assistant:
         claims = parse_markers(generated, n_passages)
         if len(claims) > 1 and not re.search(r"[.!?][\"'”’)]*$", claims[-1].text):
             claims = claims[:-1]
+        asked = set(content_terms(question))
+        if not any(set(content_terms(c.text)) - asked for c in claims):
+            return []  # only echoes the question's own words
         return claims if all(grounding.supports(c.text) for c in claims) else []
 
     def _extractive_claims(self, evidence: Sequence[Evidence],

@@ -113,3 +113,15 @@ def test_a_stopped_server_gives_one_clear_line(tmp_path):
     with pytest.raises(BackendError, match="cannot connect"):
         build_assistant(Settings(data_dir=tmp_path / "data", llm="openai:smollm2",
                                  llm_base_url=f"http://127.0.0.1:{port}/v1")).ask(SAMPLE_QUESTION)
+
+
+def test_llamacpp_backend_runs_a_gguf_in_process(tmp_path):
+    a = build_assistant(Settings(data_dir=tmp_path / "data", llm=f"llamacpp:{gguf_path()}"))
+    a.ensure_indexed()
+    events = list(a.stream(SAMPLE_QUESTION))
+    answer = events[-1]
+    assert sum(isinstance(e, str) for e in events) > 1  # streamed
+    assert answer.found and "93,000" in answer.text
+    assert "93,000" in answer.citations[0].passage.text
+    with pytest.raises(BackendError, match="No GGUF file at /nonexistent/model.gguf"):
+        a.ask(SAMPLE_QUESTION, backend="llamacpp:/nonexistent/model.gguf")

@@ -181,3 +181,10 @@ def test_a_rewrite_that_invents_context_is_refused():
                           q, history) is None
     assert accept_rewrite("Who organised the campaign to North Korea?", q, history) == \
         "Who organised the campaign to North Korea?"
+
+
+def test_a_draft_that_only_echoes_the_question_is_replaced_by_evidence(tmp_path):
+    a = make(tmp_path, "A kiwi vine [1].")
+    answer = a.ask("How many kilograms of fruit does a kiwi vine yield?")
+    quoted = re.sub(r"\s*\[\d+\]", "", answer.text)
+    assert answer.found and quoted != "A kiwi vine." and quoted in DOC  # evidence, verbatim
