@@ -89,3 +89,24 @@ def test_api_ask_returns_the_cli_json(handlers):
     obj = handlers.api_ask(SAMPLE_QUESTION)
     assert obj["found"] is True and "93,000" in obj["answer"]
     assert obj["citations"][0]["n"] == 1
+
+
+def test_a_backend_that_is_down_is_one_chat_message_and_the_chat_goes_on(tmp_path):
+    import socket
+
+    from assistant import Settings, build_assistant
+
+    with socket.socket() as s:  # a port where nothing listens
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    a = build_assistant(Settings(data_dir=tmp_path / "ui", llm="extractive",
+                                 llm_base_url=f"http://127.0.0.1:{port}/v1", llm_timeout=5))
+    a.ensure_indexed()
+    h = Handlers(a, max_upload_mb=1)
+    *_, (messages, _, _) = h.respond(SAMPLE_QUESTION, [], 5, "openai:some-model")
+    assert messages[-1]["content"] == (
+        f"⚠️ Backend openai:some-model failed (the OpenAI-compatible server at "
+        f"http://127.0.0.1:{port}/v1): cannot connect: is it running? Check "
+        "SOURCECHAT_LLM_BASE_URL (--llm-base-url).")
+    *_, (messages, _, _) = h.respond(SAMPLE_QUESTION, messages, 5, "extractive")
+    assert "93,000" in messages[-2]["content"]  # the next question is answered
