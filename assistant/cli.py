@@ -32,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
     st = sub.add_parser("status", help="check that Chroma, the records and the keyword "
                         "index agree (counts and ids)")
     st.add_argument("--json", action="store_true")
+    st.add_argument("--repair", action="store_true",
+                    help="make them agree (what an interrupted run left is removed)")
 
     ask = sub.add_parser("ask", help="answer a question with cited passages")
     ask.add_argument("question")
@@ -124,7 +126,7 @@ def _run(args) -> int:
         return EXIT_OK
     if args.command == "eval":
         return _eval(settings, args)
-    if args.command in ("ingest", "remove"):
+    if args.command in ("ingest", "remove") or getattr(args, "repair", False):
         from assistant.factory import check_not_served
 
         check_not_served(settings)
@@ -136,8 +138,12 @@ def _run(args) -> int:
         return EXIT_OK if report.ok else EXIT_PARTIAL
 
     if args.command == "status":
-        from index import check
+        from index import check, repair
 
+        if args.repair:
+            with assistant.store.records.writer_lock():
+                fixed = repair(assistant.store)
+            print(f"repaired {fixed} leftover(s)", file=sys.stderr)
         state = check(assistant.store, assistant.retriever.keyword)
         if args.json:
             print(json.dumps(state))
@@ -146,7 +152,7 @@ def _run(args) -> int:
                   f"{state['chunks_with_sentences']} with sentence vectors, "
                   f"{state['keyword_index']} in the keyword index, {state['sources']} sources: "
                   + ("consistent" if state["consistent"] else
-                     "INCONSISTENT (run `sourcechat ingest` to repair)"))
+                     "INCONSISTENT (run `sourcechat status --repair`)"))
         return EXIT_OK if state["consistent"] else EXIT_ERROR
 
     if args.command == "ask":

@@ -20,7 +20,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from corpus.errors import BackendError
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
 
@@ -60,15 +60,15 @@ class LlamaCppChatModel(BaseChatModel):
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None,
                 **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        with _LOCK:
-            llm = _load(str(Path(self.model_path).expanduser()), self.n_ctx)
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)}
                 for m in messages]
-        for event in llm.create_chat_completion(chat, stream=True, temperature=0.0,
-                                                max_tokens=self.max_new_tokens, stop=stop):
-            piece = event["choices"][0]["delta"].get("content") or ""
-            if piece:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                if run_manager:
-                    run_manager.on_llm_new_token(piece, chunk=chunk)
-                yield chunk
+        with _LOCK:  # one generation at a time: a llama.cpp context is not thread-safe
+            llm = _load(str(Path(self.model_path).expanduser()), self.n_ctx)
+            for event in llm.create_chat_completion(chat, stream=True, temperature=0.0,
+                                                    max_tokens=self.max_new_tokens, stop=stop):
+                piece = event["choices"][0]["delta"].get("content") or ""
+                if piece:
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                    if run_manager:
+                        run_manager.on_llm_new_token(piece, chunk=chunk)
+                    yield chunk

@@ -92,7 +92,9 @@ class SentenceTransformerEmbeddings(Embeddings):
         """Embed texts into a (n, dim) float32 array of unit vectors, in token-sized batches."""
         model = self.model
         texts = list(texts)
-        if len(texts) <= 1:
+        if not texts:
+            return np.empty((0, _dimension(model)), np.float32)
+        if len(texts) == 1:
             return self._encode(model, texts).reshape(len(texts), -1)
         limit = model.max_seq_length or 512
         lengths = [len(ids) for ids in model.tokenizer(

@@ -77,6 +77,7 @@ def ingest(
     t0 = time.perf_counter()
     records = store.records
     with _writing(records, progress):
+        adopt(store)
         unfinished = records.begin_run(os.getpid())
         if unfinished or store.count() != len(records.all_keys()):
             report.repaired = repair(store)
@@ -100,8 +101,11 @@ def ingest(
                 on_progress(len(files), len(files), "")
         if sync:
             found = {str(f) for f in files}
+            unreadable = [Path(e.path) for e in load_report.errors
+                          if e.reason.startswith("cannot read folder")]
             gone = [s for s in _known_sources(store)
-                    if s not in found and any(_under(s, root) for root in paths if root.is_dir())]
+                    if s not in found and any(_under(s, root) for root in paths if root.is_dir())
+                    and not any(_under(s, folder) for folder in unreadable)]
             report.chunks_removed += _remove(store, gone)
             report.removed.extend(gone)
         records.end_run()
@@ -122,17 +126,39 @@ def index_documents(
     Returns the number of chunks embedded (unchanged ones are skipped); a source's
     chunks that are no longer produced are cleaned up.
     """
-    with store.records.writer_lock():
-        result = index(chunk_documents(documents, chunk_size, chunk_overlap), store.records,
+    records = store.records
+    with records.writer_lock():
+        adopt(store)
+        if records.begin_run(os.getpid()):
+            repair(store)
+        result = index(chunk_documents(documents, chunk_size, chunk_overlap), records,
                        store, batch_size=batch_size, cleanup="scoped_full",
                        source_id_key="source", key_encoder=_chunk_key)
+        records.end_run()
     return result["num_added"]
 
 
 def remove_sources(store: ChunkStore, sources: Iterable[str]) -> int:
     """Delete sources with all their chunks and records; returns the chunks removed."""
-    with store.records.writer_lock():
-        return _remove(store, list(sources))
+    records = store.records
+    with records.writer_lock():
+        adopt(store)
+        if records.begin_run(os.getpid()):
+            repair(store)
+        removed = _remove(store, list(sources))
+        records.end_run()
+    return removed
+
+
+def adopt(store: ChunkStore) -> int:
+    """Record the chunks of an index built before records existed (or whose record file was
+    lost), by their source, so the first ingest skips them instead of deleting them."""
+    records = store.records
+    if records.has_keys() or records.has_run() or store.count() == 0:
+        return 0
+    ids, _, sources = store.all_texts()
+    records.update(ids, group_ids=sources, time_at_least=records.get_time())
+    return len(ids)
 
 
 def repair(store: ChunkStore) -> int:
@@ -217,7 +243,7 @@ def _changed_files(files, store, report, bar, on_progress, chunker, chunk_size, 
                 report.unchanged.append(source)
                 continue
             twin = by_hash.get(sha) or next(
-                (s for s in records.files_with_hash(sha) if s != source and Path(s).exists()),
+                (s for s in records.files_with_hash(sha) if s != source and _current(records, s)),
                 None)
             if twin:
                 report.duplicates.append((source, twin))
@@ -261,11 +287,21 @@ def _remove(store: ChunkStore, sources: list[str]) -> int:
     for source in sources:
         keys = sorted(set(store.records.list_keys(group_ids=[source])) |
                       store.ids_for_source(source))
+        store.records.drop_files([source])  # first: a crash after it re-reads the file
         store.delete(keys)
         store.records.delete_keys(keys)
-        store.records.drop_files([source])
         removed += len(keys)
     return removed
+
+
+def _current(records, source: str) -> bool:
+    """Whether a recorded file is still on disk exactly as it was indexed."""
+    record = records.file(source)
+    try:
+        st = Path(source).stat()
+    except OSError:
+        return False
+    return record is not None and (record.size, record.mtime_ns) == (st.st_size, st.st_mtime_ns)
 
 
 def _known_sources(store: ChunkStore) -> list[str]:

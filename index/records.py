@@ -181,6 +181,15 @@ class IndexRecords(RecordManager):
         self.delete_keys(keys)
 
     # -- groups and files --------------------------------------------------------------------
+    def has_keys(self) -> bool:
+        """Whether anything is recorded for this namespace."""
+        return bool(self._run("SELECT 1 FROM records WHERE namespace = ? LIMIT 1",
+                              (self.namespace,)))
+
+    def has_run(self) -> bool:
+        """Whether a run marker is set (a run is going on, or one died)."""
+        return bool(self._run("SELECT 1 FROM runs WHERE namespace = ?", (self.namespace,)))
+
     def all_keys(self) -> set[str]:
         """Every recorded chunk id."""
         return {k for (k,) in self._run("SELECT key FROM records WHERE namespace = ?",

@@ -61,6 +61,11 @@ def test_failures_name_the_server_and_what_to_check(err, expected):
     assert "sk-secret-123" not in message
 
 
+def test_the_api_key_is_masked_in_any_failure_text():
+    message = describe_failure("openai:m1", CONFIG, RuntimeError("bad header sk-secret-123 x"))
+    assert message.endswith("RuntimeError: bad header *** x.")
+
+
 def test_the_api_key_is_never_shown():
     settings = Settings(llm="openai:m", llm_api_key="sk-secret-123")
     assert "sk-secret-123" not in repr(settings) and "sk-secret-123" not in str(settings)

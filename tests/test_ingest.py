@@ -4,6 +4,7 @@ changed/vanished/duplicate files, repair after a crash at each step, bad files k
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import chromadb
 import pytest
@@ -209,3 +210,45 @@ def test_cli_will_not_write_an_index_that_a_web_chat_has_open(tmp_path, capsys):
         lock.release()
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and all("Documents tab" in ln for ln in lines)
+
+
+def test_an_index_built_before_records_is_adopted_not_deleted(tmp_path):
+    docs = _folder(tmp_path, n=2)
+    other = tmp_path / "other.txt"
+    other.write_text("Indexed long ago, before records existed. It must survive.")
+    store = _store(tmp_path)
+    store.add_documents(list(chunk_documents(load_file(other.resolve()), 300, 50)))
+    assert not store.records.has_keys()  # as an index from an older version
+    ingest([docs], store, **OPTS)
+    assert str(other.resolve()) in _ids_by_source(store)
+    assert check(store)["consistent"]
+
+
+def test_a_remove_killed_midway_is_completed_by_the_next_run(tmp_path):
+    docs = _folder(tmp_path, n=3)
+    store = _store(tmp_path)
+    ingest([docs], store, **OPTS)
+    victim = str((docs / "note 1.txt").resolve())
+    keys = store.records.list_keys(group_ids=[victim])
+    # killed after the chunks were deleted, before their records were forgotten
+    store.records.begin_run(999)
+    store.records.drop_files([victim])
+    store.delete(keys)
+    report = ingest([docs], store, **OPTS)
+    assert report.repaired and victim in report.indexed  # read again, not "unchanged"
+    assert _ids_by_source(store)[victim] == _expected_ids(Path(victim))
+    assert check(store)["consistent"]
+
+
+def test_an_edited_file_is_no_twin_of_its_old_copy(tmp_path):
+    docs = _folder(tmp_path, n=1)
+    a, b = docs / "a.txt", docs / "b.txt"
+    a.write_text("Same words in both files, for now.")
+    b.write_text("Same words in both files, for now.")
+    store = _store(tmp_path)
+    ingest([docs], store, **OPTS)
+    a.write_text("The first file now says something else entirely.")
+    os.utime(a, ns=(10**18, 10**18))
+    report = ingest([docs], store, **OPTS)
+    assert report.duplicates == []
+    assert {Path(s).name for s in _ids_by_source(store)} == {"note 0.txt", "a.txt", "b.txt"}

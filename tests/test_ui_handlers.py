@@ -45,7 +45,10 @@ def test_respond_declines_and_reports_errors_as_chat_messages(handlers):
     *_, (messages, _, _) = handlers.respond("   ", [], 5, "extractive")
     assert messages[-1]["content"].startswith("⚠️") and "empty" in messages[-1]["content"]
     *_, (messages, _, _) = handlers.respond("Hello?", [], 5, "nonsense")
-    assert messages[-1]["content"].startswith("⚠️ Unknown backend 'nonsense'")
+    assert messages[-1]["content"] == ("⚠️ Backend 'nonsense' is not offered by this server: "
+                                       "choose one of extractive, embedded.")
+    *_, (messages, _, _) = handlers.respond("Hello?", [], 5, "llamacpp:/etc/passwd")
+    assert "is not offered by this server" in messages[-1]["content"]
 
 
 def test_uploads_good_and_bad(handlers, tmp_path):
@@ -99,7 +102,7 @@ def test_a_backend_that_is_down_is_one_chat_message_and_the_chat_goes_on(tmp_pat
     with socket.socket() as s:  # a port where nothing listens
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    a = build_assistant(Settings(data_dir=tmp_path / "ui", llm="extractive",
+    a = build_assistant(Settings(data_dir=tmp_path / "ui", llm="openai:some-model",
                                  llm_base_url=f"http://127.0.0.1:{port}/v1", llm_timeout=5))
     a.ensure_indexed()
     h = Handlers(a, max_upload_mb=1)

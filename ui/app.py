@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import Answer, Assistant, SourcechatError
+from corpus.errors import BackendError
 from ui.render import CSS, answer_markdown, sources_html, sources_markdown
 from ui.uploads import accept
 
@@ -49,6 +50,14 @@ class Handlers:
         self.assistant = assistant
         self.max_upload_mb = max_upload_mb
         self.uploads_dir = Path(assistant.settings.data_dir) / "uploads"
+        self.backends = _backend_choices(assistant.settings.llm)
+
+    def _backend(self, backend: str | None) -> str | None:
+        """A backend the server offers (a web user must not point it at any file or model)."""
+        if backend and backend not in self.backends:
+            raise BackendError(f"Backend '{backend}' is not offered by this server: choose one "
+                               f"of {', '.join(self.backends)}.")
+        return backend or None
 
     # -- chat ------------------------------------------------------------------------------
     def respond(self, message: str, messages: list[dict], k: int, backend: str,
@@ -62,7 +71,8 @@ class Handlers:
         try:
             draft = ""
             answer: Answer | None = None
-            for event in self.assistant.stream(message, history, k=int(k), backend=backend):
+            for event in self.assistant.stream(message, history, k=int(k),
+                                               backend=self._backend(backend)):
                 if isinstance(event, Answer):
                     answer = event
                 else:
@@ -91,7 +101,7 @@ class Handlers:
         """Answer a question; returns the `sourcechat ask --json` object."""
         try:
             return self.assistant.ask(question, history or [], k=int(k),
-                                      backend=backend or None).to_dict()
+                                      backend=self._backend(backend)).to_dict()
         except SourcechatError as err:
             raise gr.Error(str(err)) from None
 
@@ -170,7 +180,6 @@ def build_app(assistant: Assistant, max_upload_mb: float = 50.0) -> gr.Blocks:
                     with gr.Row():
                         k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages (k)")
                         backend = gr.Dropdown(_backend_choices(settings.llm), value=settings.llm,
-                                              allow_custom_value=True,
                                               label="Backend")
                         clear = gr.Button("Clear chat", variant="secondary")
                 with gr.Column(scale=2):
