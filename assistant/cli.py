@@ -149,7 +149,6 @@ def _run(args) -> int:
             print(json.dumps(state))
         else:
             print(f"{state['chunks']} chunks in Chroma, {state['records']} recorded, "
-                  f"{state['chunks_with_sentences']} with sentence vectors, "
                   f"{state['keyword_index']} in the keyword index, {state['sources']} sources: "
                   + ("consistent" if state["consistent"] else
                      "INCONSISTENT (run `sourcechat status --repair`)"))

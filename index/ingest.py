@@ -6,9 +6,9 @@ changed file's stale chunks are cleaned up (`scoped_full`) right after its new
 ones are written. A file whose size and mtime match its record is not even
 read. Every write happens under the collection's writer lock, and a run that
 died midway (SIGKILL, power cut) is repaired by the next: chunks written but
-never recorded are deleted, records of chunks already deleted are dropped, and
-orphan sentence vectors go. Bad files are reported one line each; what was
-indexed before is kept.
+never recorded are deleted and records of chunks already deleted are dropped (a
+chunk's sentence vectors live in its own row: they come and go with it). Bad
+files are reported one line each; what was indexed before is kept.
 """
 
 from __future__ import annotations
@@ -152,7 +152,9 @@ def remove_sources(store: ChunkStore, sources: Iterable[str]) -> int:
 
 def adopt(store: ChunkStore) -> int:
     """Record the chunks of an index built before records existed (or whose record file was
-    lost), by their source, so the first ingest skips them instead of deleting them."""
+    lost), by their source, so the first ingest skips them instead of deleting them; move
+    an older layout's sentence vectors into their chunks."""
+    store.upgrade_layout()
     records = store.records
     if records.has_keys() or records.has_run() or store.count() == 0:
         return 0
@@ -167,7 +169,7 @@ def repair(store: ChunkStore) -> int:
     Chunks in Chroma but not in the records were written by a run that died before
     recording them: deleted (the next run writes them again). Records whose chunk is
     gone were deleted by a run that died before forgetting them: dropped, and their
-    files re-read. Sentence vectors whose chunk is gone are deleted.
+    files re-read.
     """
     records = store.records
     with records.writer_lock():
@@ -179,28 +181,22 @@ def repair(store: ChunkStore) -> int:
         if lost:
             records.drop_files(records.groups_of(lost))  # re-read those files next time
             records.delete_keys(lost)
-        live = in_chroma - set(unrecorded)
-        orphans = [sid for sid, cid in store.sentence_owners().items() if cid not in live]
-        store.delete_sentences(orphans)
         with_keys = set(records.group_counts())
         stale_files = [s for s in records.file_sources() if s not in with_keys]
         records.drop_files(stale_files)
-    return len(unrecorded) + len(lost) + len(orphans) + len(stale_files)
+    return len(unrecorded) + len(lost) + len(stale_files)
 
 
 def check(store: ChunkStore, keyword=None) -> dict:
-    """Counts of chunks in Chroma, in the records, with sentence vectors and in the keyword
-    index (when given), and whether all of them are the very same ids."""
+    """Counts of chunks in Chroma, in the records and in the keyword index (when given),
+    and whether all of them are the very same ids."""
     in_chroma = store.all_ids()
     recorded = store.records.all_keys()
-    with_sentences = set(store.sentence_owners().values())
     state = {
         "chunks": len(in_chroma),
         "records": len(recorded),
-        "chunks_with_sentences": len(with_sentences & in_chroma),
-        "orphan_sentence_chunks": len(with_sentences - in_chroma),
         "sources": len(store.records.group_counts()),
-        "consistent": in_chroma == recorded == with_sentences,
+        "consistent": in_chroma == recorded,
     }
     if keyword is not None:
         in_keyword = keyword.ids()

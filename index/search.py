@@ -7,8 +7,9 @@ Hybrid, by measurement (docs/retrieval.md): each chunk scores
 
 Sentence-level similarity finds the one sentence that answers, which a whole-chunk
 vector blurs; BM25 finds the exact names and numbers small embedding models miss.
-Candidates are the chunks of the nearest sentences plus the BM25 top hits.
-`score` is that sum scaled to 0..1.
+Candidates are the chunks nearest by their whole-chunk vector plus the BM25 top
+hits; each candidate is then scored exactly by its best sentence, from the
+sentence vectors stored in its row. `score` is that sum scaled to 0..1.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -38,6 +40,7 @@ class PassageRetriever(BaseRetriever):
     dense_weight: float = 1.0
     keyword_weight: float = 0.5
     candidates: int = 40
+    dense_factor: int = 2  # dense candidates per keyword candidate
 
     def search(
         self, query: str, k: int | None = None, sources: Sequence[str] | None = None
@@ -46,37 +49,39 @@ class PassageRetriever(BaseRetriever):
         k = k or self.k
         sources = sources or self.sources
         n = max(self.candidates, 4 * k)
-        dense: dict[str, float] = {}
+        vector = None
+        dense_ids: list[str] = []
         if self.dense_weight > 0:
-            vector = self.store.embeddings.embed_query(query)
-            dense = self.store.search_sentences(vector, 3 * n, sources)
+            vector = np.asarray(self.store.embeddings.embed_query(query), dtype=np.float32)
+            dense_ids = self.store.nearest_chunks(vector, self.dense_factor * n, sources)
         keyword: dict[str, float] = {}
         if self.keyword is not None and self.keyword_weight > 0:
             hits = self.keyword.search(query, n, sources)
             if hits:
                 top = hits[0][1]
                 keyword = {cid: score / top for cid, score in hits}
-        if not dense and not keyword:
+        # a chunk deleted since the searches is simply not fetched
+        passages = self.store.get(list(dict.fromkeys([*dense_ids, *keyword])))
+        if not passages:
             return []
-        floor = min(dense.values()) if dense else 0.0  # a chunk outside the dense hits
-        fused = {
-            cid: self.dense_weight * dense.get(cid, floor) + self.keyword_weight * keyword.get(
-                cid, 0.0)
-            for cid in dense.keys() | keyword.keys()
-        }
-        ranked = sorted(fused, key=lambda c: (-fused[c], c))
+        dense: dict[str, float] = {}
+        if vector is not None:
+            mats = self.store.vectors_of(passages)
+            dense = {p.id: float(np.max(_cosines(mats[p.id], vector))) for p in passages}
+        fused = {p.id: self.dense_weight * dense.get(p.id, 0.0)
+                 + self.keyword_weight * keyword.get(p.id, 0.0) for p in passages}
         scale = self.dense_weight + self.keyword_weight
-        out: list[Passage] = []
-        start = 0
-        # a sentence may outlive its chunk for a moment during a write: then fetch further
-        while len(out) < k and start < len(ranked):
-            ids = ranked[start:start + k - len(out)]
-            start += len(ids)
-            for p in self.store.get(ids):
-                out.append(replace(p, score=round(min(max(fused[p.id] / scale, 0.0), 1.0), 4)))
-        return out
+        ranked = sorted(passages, key=lambda p: (-fused[p.id], p.id))[:k]
+        return [replace(p, score=round(min(max(fused[p.id] / scale, 0.0), 1.0), 4))
+                for p in ranked]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
         return [p.to_document() for p in self.search(query)]
+
+
+def _cosines(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each row with a vector."""
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(vector)
+    return (matrix @ vector) / np.maximum(norms, 1e-12)

@@ -6,12 +6,22 @@ collection records the embedding model it was built with, so a mismatch is
 caught before it returns nonsense. It is a LangChain `VectorStore`, so
 LangChain's indexing API writes to it; the record of what it holds
 (`IndexRecords`) travels with it.
+
+Each chunk row carries its own sentence vectors (float16, as a `data:` URI in
+Chroma's `uris` field, which is stored beside the row but never indexed or
+returned unless asked for). Retrieval ranks candidate chunks by their best
+sentence; keeping those vectors out of an approximate-nearest-neighbour index
+keeps memory at one vector per chunk (an in-memory HNSW of every sentence
+grew ~17 KB per chunk), and a chunk and its sentences are written by one
+upsert, so they can never disagree after a crash.
 """
 
 from __future__ import annotations
 
+import base64
+import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -26,6 +36,8 @@ from index.records import IndexRecords
 
 _META_KEYS = ("source", "title", "page", "start", "end", "id")
 _PAGE = 5000  # rows per chromadb get() call
+_URI = "data:application/x-float16;shape={n},{d};base64,"
+_LEGACY = ".sentences"  # layout 1: sentence vectors in a companion collection
 
 
 class ChunkStore(VectorStore):
@@ -43,7 +55,8 @@ class ChunkStore(VectorStore):
         self.model_name = model_name
         self.records = records or IndexRecords(":memory:", collection)
         self._collection = None
-        self._sentences = None
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # chunk id -> sentences
+        self._cache_lock = threading.Lock()
 
     @property
     def embeddings(self) -> Embeddings:
@@ -78,26 +91,49 @@ class ChunkStore(VectorStore):
             self._collection = col
         return self._collection
 
-    @property
-    def sentence_collection(self):
-        """The companion collection of sentence vectors (id `chunk_id:j`, metadata chunk_id)."""
-        if self._sentences is None:
-            self.collection  # noqa: B018 - validates the name and the model first
-            self._sentences = self.client.get_or_create_collection(
-                f"{self.collection_name}.sentences",
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedding_model": self.model_name},
-                embedding_function=None,
-            )
-        return self._sentences
+    def chunk_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each chunk's sentence vectors (rows in `chunk_sentences` order) by chunk id.
+
+        A chunk id is a hash of its content, so its vectors never change: they are
+        cached. Chunks written without vectors (or already gone) are left out.
+        """
+        with self._cache_lock:
+            out = {i: self._vectors[i] for i in ids if i in self._vectors}
+        missing = [i for i in dict.fromkeys(ids) if i not in out]
+        if missing:
+            got = self.collection.get(ids=missing, include=["uris"])
+            fetched = {i: decode_vectors(uri) for i, uri in
+                       zip(got["ids"], got["uris"] or [None] * len(got["ids"]), strict=True)
+                       if uri}
+            out.update(fetched)
+            self._remember(fetched)
+        return out
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._cache_lock:
+            self._vectors.update(vectors)
+            while len(self._vectors) > 20000:
+                self._vectors.popitem(last=False)
+
+    def vectors_of(self, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
+        """Sentence vectors of retrieved passages: stored ones, else encoded now (a chunk
+        written without them) and cached."""
+        out = self.chunk_vectors([p.id for p in passages])
+        encoded = {p.id: _embed(self._embeddings, [s.text for s in chunk_sentences(p.text)])
+                   for p in passages if p.id not in out}
+        self._remember(encoded)
+        return {**out, **encoded}
 
     def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored sentence vectors by sentence id (`chunk_id:j`); missing ids are left out."""
-        if not ids:
-            return {}
-        got = self.sentence_collection.get(ids=ids, include=["embeddings"])
-        return {i: np.asarray(v, dtype=np.float32)
-                for i, v in zip(got["ids"], got["embeddings"], strict=True)}
+        owners = {i: i.rpartition(":") for i in ids}
+        by_chunk = self.chunk_vectors([c for c, _, _ in owners.values()])
+        out = {}
+        for sid, (cid, _, j) in owners.items():
+            mat = by_chunk.get(cid)
+            if mat is not None and j.isdigit() and int(j) < len(mat):
+                out[sid] = mat[int(j)].astype(np.float32)
+        return out
 
     def content_version(self) -> str:
         """A token that changes on every write (the keyword index follows it)."""
@@ -140,42 +176,34 @@ class ChunkStore(VectorStore):
         """Embed and upsert chunks with their sentences; same id -> replaced, not added.
 
         Each distinct sentence is embedded once (chunk overlaps repeat sentences); a
-        chunk's vector is the normalized mean of its sentence vectors, so sentence-level
-        search costs no extra encoding. Sentences are written before their chunk, so a
-        crash leaves no chunk without sentences. `on_added(n)` reports progress.
+        chunk's vector is the normalized mean of its sentence vectors, and the sentence
+        vectors are written in the same row, so sentence-level scoring costs no extra
+        encoding and a crash never separates the two. `on_added(n)` reports progress.
         """
         chunks = list(documents)
         if not chunks:
             return []
         ids = list(ids) if ids is not None else [c.metadata["id"] for c in chunks]
         owners: list[int] = []
-        sent_ids: list[str] = []
-        spans: list[tuple[int, int]] = []
         rows: list[int] = []
         distinct: dict[str, int] = {}
         for i, chunk in enumerate(chunks):
-            for j, sent in enumerate(chunk_sentences(chunk.page_content)):
+            for sent in chunk_sentences(chunk.page_content):
                 owners.append(i)
-                sent_ids.append(sentence_id(ids[i], j))
-                spans.append((sent.start, sent.end))
                 rows.append(distinct.setdefault(sent.text, len(distinct)))
         encoded = _embed(self._embeddings, list(distinct))
         vectors = encoded[np.asarray(rows)]
         chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
         np.add.at(chunk_vectors, np.asarray(owners), vectors)
         chunk_vectors /= np.maximum(np.linalg.norm(chunk_vectors, axis=1, keepdims=True), 1e-12)
-        self.sentence_collection.upsert(
-            ids=sent_ids,
-            embeddings=vectors,
-            metadatas=[{"chunk_id": ids[o], "source": chunks[o].metadata["source"],
-                        "start": a, "end": b} for o, (a, b) in zip(owners, spans, strict=True)],
-        )
+        uris = [encode_vectors(vectors[np.asarray(owners) == i]) for i in range(len(chunks))]
         self.collection.upsert(
             ids=ids,
             embeddings=chunk_vectors,
             documents=[c.page_content for c in chunks],
             metadatas=[_to_chroma({**c.metadata, "id": i}) for c, i in zip(chunks, ids,
                                                                            strict=True)],
+            uris=uris,
         )
         self._bump_version()
         if on_added:
@@ -207,6 +235,48 @@ class ChunkStore(VectorStore):
         """Not supported: a ChunkStore is built from a chromadb client (see build_assistant)."""
         raise NotImplementedError("build a ChunkStore(client, collection, embeddings, model)")
 
+    def nearest_chunks(self, vector: Sequence[float], n: int,
+                       sources: Sequence[str] | None = None) -> list[str]:
+        """Ids of the `n` chunks whose (mean-of-sentences) vector is nearest, best first."""
+        res = self.collection.query(  # Chroma caps n at what it holds
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1), n_results=n,
+            where=_source_filter(sources),
+            include=[])
+        return list(res["ids"][0])
+
+    def upgrade_layout(self) -> int:
+        """Move sentence vectors from a layout-1 companion collection into their chunks' rows
+        (no re-embedding), then drop that collection; returns the chunks upgraded."""
+        legacy_name = self.collection_name + _LEGACY
+        if legacy_name not in {c if isinstance(c, str) else c.name
+                               for c in self.client.list_collections()}:
+            return 0
+        legacy = self.client.get_collection(legacy_name)
+        upgraded = 0
+        offset = 0
+        while True:
+            got = self.collection.get(include=["documents"], limit=_PAGE, offset=offset)
+            wanted = {i: [sentence_id(i, j) for j in range(len(chunk_sentences(t)))]
+                      for i, t in zip(got["ids"], got["documents"], strict=True)}
+            flat = [sid for sids in wanted.values() for sid in sids]
+            stored: dict[str, np.ndarray] = {}
+            for k in range(0, len(flat), _PAGE):
+                part = legacy.get(ids=flat[k:k + _PAGE], include=["embeddings"])
+                stored.update(zip(part["ids"], part["embeddings"], strict=True))
+            ids, uris = [], []
+            for cid, sids in wanted.items():
+                if sids and all(sid in stored for sid in sids):  # else: scored by re-encoding
+                    ids.append(cid)
+                    uris.append(encode_vectors(np.stack([stored[sid] for sid in sids])))
+            if ids:
+                self.collection.update(ids=ids, uris=uris)
+                upgraded += len(ids)
+            if len(got["ids"]) < _PAGE:
+                break
+            offset += _PAGE
+        self.client.delete_collection(legacy_name)
+        return upgraded
+
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Stored chunks as Documents, for the ids that exist."""
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
@@ -217,50 +287,13 @@ class ChunkStore(VectorStore):
         """Every chunk id in the collection."""
         return set(_paged(self.collection, include=[]))
 
-    def sentence_owners(self) -> dict[str, str]:
-        """Every stored sentence id with the chunk id it belongs to."""
-        owners: dict[str, str] = {}
-        offset = 0
-        while True:
-            got = self.sentence_collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
-            owners.update((i, m["chunk_id"]) for i, m in zip(got["ids"], got["metadatas"],
-                                                              strict=True))
-            if len(got["ids"]) < _PAGE:
-                return owners
-            offset += _PAGE
-
-    def delete_sentences(self, ids: Sequence[str]) -> None:
-        """Delete sentence vectors by id (orphans left by an interrupted delete)."""
-        ids = list(ids)
-        for i in range(0, len(ids), _PAGE):
-            self.sentence_collection.delete(ids=ids[i:i + _PAGE])
-        if ids:
-            self._bump_version()
-
-    def search_sentences(
-        self, vector: Sequence[float], n: int, sources: Sequence[str] | None = None
-    ) -> dict[str, float]:
-        """Best sentence similarity per chunk, over the `n` sentences nearest to a vector."""
-        res = self.sentence_collection.query(  # Chroma caps n at what it holds
-            query_embeddings=[list(vector)], n_results=n,
-            where=_source_filter(sources), include=["metadatas", "distances"])
-        best: dict[str, float] = {}
-        for meta, dist in zip(res["metadatas"][0], res["distances"][0], strict=True):
-            sim = 1.0 - dist
-            cid = meta["chunk_id"]
-            if sim > best.get(cid, -2.0):
-                best[cid] = sim
-        return best
-
     def delete(self, ids: Sequence[str] | None = None, **_: object) -> bool:
-        """Delete chunks (and their sentences) by id; the caller updates the records."""
+        """Delete chunks (with their sentence vectors) by id; the caller updates the records."""
         ids = list(ids or [])
         if not ids:
             return True
         for i in range(0, len(ids), _PAGE):
-            batch = ids[i:i + _PAGE]
-            self.collection.delete(ids=batch)  # chunks first: never a chunk without sentences
-            self.sentence_collection.delete(where={"chunk_id": {"$in": batch}})
+            self.collection.delete(ids=ids[i:i + _PAGE])
         self._bump_version()
         return True
 
@@ -297,6 +330,21 @@ def chunk_sentences(text: str) -> list[Sentence]:
 def sentence_id(chunk_id: str, j: int) -> str:
     """Id of a chunk's j-th sentence (0-based, in `chunk_sentences` order)."""
     return f"{chunk_id}:{j}"
+
+
+def encode_vectors(matrix: np.ndarray) -> str:
+    """A chunk's sentence vectors as a `data:` URI (float16, row-major)."""
+    mat = np.asarray(matrix, dtype=np.float16)
+    return _URI.format(n=mat.shape[0], d=mat.shape[1]) + base64.b64encode(
+        mat.tobytes()).decode("ascii")
+
+
+def decode_vectors(uri: str) -> np.ndarray:
+    """The float32 matrix an `encode_vectors` URI holds."""
+    head, _, data = uri.partition(";base64,")
+    n, d = (int(x) for x in head.rpartition("shape=")[2].split(","))
+    return np.frombuffer(base64.b64decode(data), dtype=np.float16).reshape(n, d).astype(
+        np.float32)
 
 
 def _source_filter(sources: Sequence[str] | None) -> dict | None:

@@ -80,9 +80,9 @@ def _recorded(data: Path) -> int:
 
 def _all_ids(data: Path) -> tuple[set[str], set[str]]:
     client = chromadb.PersistentClient(path=str(data / "chroma"))
-    chunks = set(client.get_collection("sourcechat").get(include=[])["ids"])
-    sentences = set(client.get_collection("sourcechat.sentences").get(include=[])["ids"])
-    return chunks, sentences
+    got = client.get_collection("sourcechat").get(include=["uris"])
+    with_vectors = {i for i, uri in zip(got["ids"], got["uris"], strict=True) if uri}
+    return set(got["ids"]), with_vectors
 
 
 def _kill_midway(data: Path, docs: Path, at: int, rng: random.Random) -> None:
@@ -104,7 +104,8 @@ def test_sigkill_midway_then_rerun_matches_a_clean_ingest(tmp_path, monkeypatch)
     clean = tmp_path / "clean"
     done = _run(clean, "ingest", str(docs), "--quiet")
     assert done.returncode == 0, done.stderr
-    want_chunks, want_sentences = _all_ids(clean)
+    want_chunks, with_vectors = _all_ids(clean)
+    assert with_vectors == want_chunks
     assert len(want_chunks) >= 60
 
     data = tmp_path / "killed"
@@ -121,7 +122,7 @@ def test_sigkill_midway_then_rerun_matches_a_clean_ingest(tmp_path, monkeypatch)
     _kill_midway(data, docs, len(want_chunks) * 2 // 3, rng)  # the repair run is killed too
     again = _run(data, "ingest", str(docs), "--quiet")
     assert again.returncode == 0, again.stderr
-    assert _all_ids(data) == (want_chunks, want_sentences)  # no duplicate, no orphan
+    assert _all_ids(data) == (want_chunks, want_chunks)  # no duplicate, no orphan
     status = _run(data, "status", "--json")
     state = json.loads(status.stdout)
     assert status.returncode == 0 and state["consistent"], state

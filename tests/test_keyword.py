@@ -78,4 +78,40 @@ def test_sentence_vectors_are_stored_under_each_chunks_own_sentence_index(tmp_pa
         got = store.sentence_vectors([sentence_id(cid, j) for j in range(len(sents))])
         assert len(got) == len(sents)
         for j, s in enumerate(sents):
-            assert np.allclose(got[sentence_id(cid, j)], emb.embed_query(s.text), atol=1e-6)
+            # stored as float16 in the chunk's own row
+            assert np.allclose(got[sentence_id(cid, j)], emb.embed_query(s.text), rtol=2e-3,
+                               atol=2e-3)
+    assert store.sentence_vectors([sentence_id(cid, 99), "no-such-chunk:0"]) == {}
+
+
+def test_an_older_layout_is_upgraded_in_place_without_re_embedding(tmp_path):
+    """Layout 1 kept sentence vectors in a companion collection: the first write moves them
+    into their chunks' rows (the very same vectors) and drops it; until then, retrieval
+    encodes the sentences it needs, and answers the same."""
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, tmp_path / "kw")
+    index_documents([_doc("a", "Zorblat festival in March. It is loud."),
+                     _doc("b", "Quokkas live on Rottnest. They smile.")], store)
+    ids = store.all_texts()[0]
+    want = {cid: store.chunk_vectors([cid])[cid] for cid in ids}
+    r = PassageRetriever(store=store, keyword=kw, k=2)
+    before = [(p.id, p.score) for p in r.search("When is the festival?")]
+    # rewrite it as layout 1: no vectors in the rows, a companion collection holds them
+    legacy = store.client.get_or_create_collection("kwtest.sentences", embedding_function=None)
+    for cid in ids:
+        legacy.add(ids=[sentence_id(cid, j) for j in range(len(want[cid]))],
+                   embeddings=want[cid], metadatas=[{"chunk_id": cid}] * len(want[cid]))
+    store.collection.update(ids=ids, uris=[""] * len(ids))
+    old = _store(tmp_path)  # a fresh process opens it
+    assert old.chunk_vectors(ids) == {}
+    old_r = PassageRetriever(store=old, keyword=KeywordIndex(old, tmp_path / "kw"), k=2)
+    assert [p.id for p in old_r.search("When is the festival?")] == [i for i, _ in before]
+
+    assert old.upgrade_layout() == 2
+    assert "kwtest.sentences" not in {c.name for c in old.client.list_collections()}
+    fresh = _store(tmp_path)
+    got = fresh.chunk_vectors(ids)
+    assert set(got) == set(ids)
+    for cid in ids:
+        assert np.allclose(got[cid], want[cid], rtol=2e-3, atol=2e-3)
+    assert fresh.upgrade_layout() == 0
