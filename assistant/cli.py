@@ -21,6 +21,8 @@ def parser() -> argparse.ArgumentParser:
         prog="sourcechat", description="Chat with your documents; answers cite their passages.")
     p.add_argument("--data-dir", help="where the index lives (env SOURCECHAT_DATA_DIR)")
     p.add_argument("--collection", help="index collection name (env SOURCECHAT_COLLECTION)")
+    p.add_argument("--chroma-url", help="use a Chroma server, http://HOST:PORT "
+                   "(env SOURCECHAT_CHROMA_URL; default: the on-disk index in the data dir)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ing = sub.add_parser("ingest", help="index files and folders (default: the sample corpus)")
@@ -67,6 +69,10 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("--port", type=int, default=7860)
     srv.add_argument("--llm", help="default backend in the chat")
     srv.add_argument("--llm-base-url", help="ollama/openai server URL")
+    srv.add_argument("--auth", action="append", metavar="USER:PASS",
+                     help="require this login (repeatable; env SOURCECHAT_AUTH)")
+    srv.add_argument("--auth-file", metavar="PATH",
+                     help="logins, one USER:PASS per line (env SOURCECHAT_AUTH_FILE)")
     return p
 
 
@@ -103,6 +109,10 @@ def _settings(args):
         overrides["data_dir"] = args.data_dir
     if args.collection:
         overrides["collection"] = args.collection
+    if args.chroma_url:
+        overrides["chroma_url"] = args.chroma_url
+    if getattr(args, "auth_file", None):
+        overrides["auth_file"] = args.auth_file
     if getattr(args, "llm", None):
         overrides["llm"] = args.llm
     if getattr(args, "llm_base_url", None):
@@ -122,7 +132,7 @@ def _run(args) -> int:
     if args.command == "serve":
         from ui import serve  # gradio loads only for `serve`
 
-        serve(settings, host=args.host, port=args.port)
+        serve(settings, host=args.host, port=args.port, auth=args.auth)
         return EXIT_OK
     if args.command == "eval":
         return _eval(settings, args)

@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from assistant.evaluation import (
     load_eval,
     percentile,
 )
-from assistant.factory import build_assistant, chroma_client
+from assistant.factory import build_assistant, chroma_client, clear_clients
 from assistant.settings import Settings
 from corpus import SAMPLE_DIR, load_documents
 from index.progress import stderr_progress
@@ -42,11 +43,19 @@ def run_eval(path: str | Path, settings: Settings, ks: Sequence[int] = (1, 3, 5,
     data = load_eval(path)
     ks = sorted(set(ks))
     tmp = Path(tempfile.mkdtemp(prefix="sourcechat-eval-"))
+    # fresh collections, named apart so evals sharing a Chroma server never meet
+    settings = settings.model_copy(update={"collection": f"eval-{uuid.uuid4().hex[:8]}"})
     try:
         with _Bar(progress) as bar:
             return _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed)
     finally:
-        chroma_client.cache_clear()
+        if settings.chroma_url:
+            client = chroma_client(settings)
+            for c in client.list_collections():
+                name = c if isinstance(c, str) else c.name
+                if name.startswith(settings.collection):
+                    client.delete_collection(name)
+        clear_clients()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -76,7 +85,7 @@ def _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed) -> dict:
 
     # 1. our retriever over the whole file
     bar.phase("indexing", 1)
-    ours = _assistant(settings, tmp / "all", "eval")
+    ours = _assistant(settings, tmp / "all", settings.collection)
     docs = _docs(data)
     index_documents(docs, ours.store, chunk_size=settings.chunk_size,
                     chunk_overlap=settings.chunk_overlap, batch_size=settings.batch_size)
@@ -151,7 +160,8 @@ def _baseline(ours, docs, questions, kmax, bar) -> list[int | None]:
     chunks = splitter.split_documents(docs)
     embeddings = ours.store.embeddings
     col = ours.store.client.get_or_create_collection(
-        "baseline", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
+        f"{ours.store.collection_name}-baseline", configuration={"hnsw": {"space": "cosine"}},
+        embedding_function=None)
     for i in range(0, len(chunks), 64):
         batch = [c.page_content for c in chunks[i:i + 64]]
         col.add(ids=[f"b{i + j}" for j in range(len(batch))],
@@ -178,7 +188,7 @@ def _declining(data, settings, tmp, ours, rng, max_questions, bar) -> dict:
         titles = sorted(data.articles)
         rng.shuffle(titles)
         indexed = set(titles[: len(titles) // 2])
-        judge = _assistant(settings, tmp / "half", "half")
+        judge = _assistant(settings, tmp / "half", f"{settings.collection}-half")
         sources = [s for t in indexed for s in data.articles[t]]
         bar.phase("declining: indexing", 1)
         index_documents(_docs(data, sources), judge.store, chunk_size=settings.chunk_size,

@@ -33,8 +33,22 @@ def offline() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
+def chroma_client(settings: Settings):
+    """The Chroma client: on disk in the data dir, or a Chroma server (`chroma_url`)."""
+    if settings.chroma_url:
+        token = settings.chroma_token.get_secret_value() if settings.chroma_token else None
+        return _server_client(settings.chroma_url, token)
+    return _disk_client(str(settings.chroma_dir))
+
+
+def clear_clients() -> None:
+    """Forget the cached clients (a folder or server that is gone)."""
+    _disk_client.cache_clear()
+    _server_client.cache_clear()
+
+
 @lru_cache(maxsize=8)
-def chroma_client(path: str):
+def _disk_client(path: str):
     """One persistent Chroma client per folder per process."""
     import chromadb
 
@@ -46,6 +60,34 @@ def chroma_client(path: str):
         raise SourcechatError(f"Cannot use the data dir {path}: {err.strerror or err}") from None
 
 
+@lru_cache(maxsize=8)
+def _server_client(url: str, token: str | None):
+    """One HTTP client per Chroma server per process (it checks the server on creation)."""
+    from urllib.parse import urlsplit
+
+    import chromadb
+
+    parts = urlsplit(url)
+    ssl = parts.scheme == "https"
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    try:
+        return chromadb.HttpClient(
+            host=parts.hostname, port=parts.port or (443 if ssl else 80), ssl=ssl,
+            headers=headers, settings=chromadb.Settings(anonymized_telemetry=False))
+    except Exception as err:  # connection refused, auth, not a Chroma server...
+        raise SourcechatError(
+            f"Cannot use the Chroma server at {url}: {_reason(err)}. Is `chroma run` running "
+            "there? Check SOURCECHAT_CHROMA_URL (--chroma-url) and SOURCECHAT_CHROMA_TOKEN."
+        ) from None
+
+
+def _reason(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if "connect" in text.lower() or isinstance(err, ConnectionError):
+        return "cannot connect"
+    return text[:200]
+
+
 def serving_lock(settings: Settings):
     """The lock a running web chat holds on its data dir (an on-disk Chroma is one process's)."""
     from filelock import FileLock
@@ -55,9 +97,12 @@ def serving_lock(settings: Settings):
 
 
 def check_not_served(settings: Settings) -> None:
-    """Refuse to write an index that a running web chat has open, saying what to do instead."""
+    """Refuse to write an index that a running web chat has open, saying what to do instead
+    (a Chroma server takes writers and readers at once: nothing to check)."""
     from filelock import Timeout
 
+    if settings.chroma_url:
+        return
     lock = serving_lock(settings)
     try:
         lock.acquire(timeout=0)
@@ -74,14 +119,14 @@ def build_assistant(settings: Settings | None = None) -> Assistant:
     offline()
     settings = settings or Settings()
     with _LOCK:
-        client = chroma_client(str(settings.chroma_dir))
+        client = chroma_client(settings)
     embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
                                                batch_size=settings.batch_size,
                                                precision=settings.embedding_precision)
-    records = IndexRecords(settings.data_dir / "records.sqlite3", settings.collection)
+    records = IndexRecords(settings.data_dir / "records.sqlite3", settings.store_key)
     store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model,
                        records=records)
-    keyword = KeywordIndex(store, settings.data_dir / "keyword" / settings.collection)
+    keyword = KeywordIndex(store, settings.data_dir / "keyword" / settings.store_key)
     retriever = PassageRetriever(store=store, keyword=keyword, k=settings.k,
                                  dense_weight=settings.dense_weight,
                                  keyword_weight=settings.keyword_weight)

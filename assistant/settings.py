@@ -59,12 +59,36 @@ class Settings(BaseSettings):
         2000, ge=0, description="History budget (characters, about 4 per token) given to the "
         "LLM that rewrites follow-ups: the latest messages that fit, long ones cut.")
 
+    chroma_url: str | None = Field(
+        None, description="A Chroma server (`chroma run`), e.g. http://127.0.0.1:8000: the "
+        "index lives there instead of DATA_DIR/chroma.")
+    chroma_token: SecretStr | None = Field(
+        None, description="Bearer token sent to the Chroma server (or the proxy before it).")
+    auth: SecretStr | None = Field(
+        None, description="Web chat logins, USER:PASS[,USER:PASS...] (never logged or shown); "
+        "without it (and without auth_file) the web chat is open to whoever reaches it.")
+    auth_file: Path | None = Field(
+        None, description="File of web chat logins, one USER:PASS per line ('#' comments).")
+    max_upload_mb: float = Field(50.0, gt=0, description="Web chat upload size limit.")
+
     @field_validator("llm")
     @classmethod
     def _known_backend(cls, value: str) -> str:
         from assistant.backends import parse_backend
 
         return parse_backend(value).name
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if not value:
+            return None
+        url = urlsplit(value if "://" in value else f"http://{value}")
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"expected http(s)://HOST:PORT, got {value!r}")
+        return url.geturl().rstrip("/")
 
     @field_validator("data_dir")
     @classmethod
@@ -75,6 +99,16 @@ class Settings(BaseSettings):
     def chroma_dir(self) -> Path:
         """Chroma's persistent folder."""
         return self.data_dir / "chroma"
+
+    @property
+    def store_key(self) -> str:
+        """Where the collection lives, for naming what the data dir keeps about it: the
+        collection name, prefixed by a short hash of the server URL in server mode."""
+        if not self.chroma_url:
+            return self.collection
+        import hashlib
+
+        return f"{hashlib.sha256(self.chroma_url.encode()).hexdigest()[:8]}-{self.collection}"
 
     @property
     def models_dir(self) -> Path:

@@ -1,10 +1,14 @@
-"""Shared fixtures: every test gets its own data dir and runs offline."""
+"""Shared fixtures: every test gets its own data dir (and, in server mode, its own Chroma
+server: tests/stores.py) and runs offline."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+from tests import stores
 
 os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False",
                   GRADIO_ANALYTICS_ENABLED="False", TOKENIZERS_PARALLELISM="false")
@@ -24,20 +28,39 @@ def isolated_env(tmp_path, monkeypatch, model_cache):
     for var in list(os.environ):
         if var.startswith("SOURCECHAT_"):
             monkeypatch.delenv(var)
-    monkeypatch.setenv("SOURCECHAT_DATA_DIR", str(tmp_path / "data"))
+    for var, value in stores.env_for(tmp_path / "data").items():
+        monkeypatch.setenv(var, value)
     monkeypatch.setenv("SOURCECHAT_MODEL_CACHE_DIR", str(model_cache))
     import assistant.api
 
     monkeypatch.setattr(assistant.api, "_DEFAULT", None)
     yield
+    stores.stop(keep=_SESSION_STORES)
+
+
+_SESSION_STORES: set[Path] = set()
+
+
+def _session_settings(data_dir: Path, **kw):
+    """Settings of an assistant that lives for the whole run (its server too)."""
+    from assistant import Settings
+
+    _SESSION_STORES.add(data_dir.resolve())
+    return Settings(data_dir=data_dir, chroma_url=stores.url_for(data_dir), **kw)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_servers():
+    yield
+    stores.stop()
 
 
 @pytest.fixture(scope="session")
 def sample_extractive(tmp_path_factory):
     """A real assistant (real Chroma, real MiniLM) over the sample, extractive backend."""
-    from assistant import Settings, build_assistant
+    from assistant import build_assistant
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("extractive"), llm="extractive")
+    settings = _session_settings(tmp_path_factory.mktemp("extractive"), llm="extractive")
     a = build_assistant(settings)
     a.ensure_indexed()
     return a
@@ -46,10 +69,10 @@ def sample_extractive(tmp_path_factory):
 @pytest.fixture(scope="session")
 def sample_embedded(tmp_path_factory, model_cache):
     """A real assistant over the sample with the real embedded SmolLM2."""
-    from assistant import Settings, build_assistant
+    from assistant import build_assistant
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("embedded"), llm="embedded",
-                        model_cache_dir=model_cache)
+    settings = _session_settings(tmp_path_factory.mktemp("embedded"), llm="embedded",
+                                 model_cache_dir=model_cache)
     a = build_assistant(settings)
     a.ensure_indexed()
     return a

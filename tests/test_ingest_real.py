@@ -19,11 +19,11 @@ import threading
 import time
 from pathlib import Path
 
-import chromadb
 import pytest
 
 from tests.conftest import SAMPLE_QUESTION
 from tests.files import make_pdf
+from tests.stores import client_for, env_for
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def _write_folder(root: Path, n: int) -> Path:
 
 def _cli(data: Path, *args: str, env: dict | None = None, wrap: list[str] | None = None,
          **kw) -> subprocess.Popen:
-    full_env = {**os.environ, "SOURCECHAT_DATA_DIR": str(data), **(env or {})}
+    full_env = {**os.environ, **env_for(data), **(env or {})}
     return subprocess.Popen([*(wrap or []), sys.executable, "-m", "assistant", *args],
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **kw)
@@ -79,7 +79,7 @@ def _recorded(data: Path) -> int:
 
 
 def _all_ids(data: Path) -> tuple[set[str], set[str]]:
-    client = chromadb.PersistentClient(path=str(data / "chroma"))
+    client = client_for(data)
     got = client.get_collection("sourcechat").get(include=["uris"])
     with_vectors = {i for i, uri in zip(got["ids"], got["uris"], strict=True) if uri}
     return set(got["ids"]), with_vectors

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import chromadb
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -10,10 +9,11 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from index import ChunkStore, KeywordIndex, PassageRetriever, index_documents, remove_sources
 from index.keyword import tokenize
 from index.store import chunk_sentences, sentence_id
+from tests.stores import client_for
 
 
 def _store(path, name="kwtest"):
-    client = chromadb.PersistentClient(path=str(path / "chroma"))
+    client = client_for(path)
     return ChunkStore(client, name, DeterministicFakeEmbedding(size=8), "fake")
 
 

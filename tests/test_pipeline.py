@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import chromadb
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models import GenericFakeChatModel
@@ -18,13 +17,14 @@ from assistant import Answer, Assistant, Settings
 from assistant.evidence import EvidenceScorer
 from corpus.errors import IndexMismatchError, InvalidQuestionError
 from index import ChunkStore, KeywordIndex, PassageRetriever
+from tests.stores import client_for
 
 DOC = ("Kiwis grow on vines in New Zealand. A kiwi vine yields 25 kilograms of fruit. "
        "Bananas grow in the tropics.")
 
 
 def make(tmp_path, reply: str | None, min_relevance: float = -10.0, model="fake-a") -> Assistant:
-    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    client = client_for(tmp_path)
     emb = DeterministicFakeEmbedding(size=16)
     store = ChunkStore(client, "test", emb, model)
     settings = Settings(data_dir=tmp_path, min_relevance=min_relevance, chunk_size=200)
@@ -131,7 +131,7 @@ def test_remove_by_file_name(tmp_path):
 
 def test_index_built_with_another_model_is_refused(tmp_path):
     make(tmp_path, None, model="fake-a")
-    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    client = client_for(tmp_path)
     store = ChunkStore(client, "test", DeterministicFakeEmbedding(size=16), "fake-b")
     with pytest.raises(IndexMismatchError, match="fake-a"):
         store.count()

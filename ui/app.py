@@ -8,6 +8,7 @@ Gradio's API (`gradio_client.Client(url).predict("question", api_name="/ask")`).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -216,23 +217,39 @@ def _backend_choices(configured: str) -> list[str]:
     return list(dict.fromkeys([configured, "embedded", "extractive"]))
 
 
-def serve(settings, host: str = "127.0.0.1", port: int = 7860) -> None:
-    """Start the web chat (indexing the sample corpus first if the index is empty)."""
+def serve(settings, host: str = "127.0.0.1", port: int = 7860,
+          auth: list[str] | None = None) -> None:
+    """Start the web chat (indexing the sample corpus first if the index is empty).
+
+    With logins (`auth`, SOURCECHAT_AUTH, SOURCECHAT_AUTH_FILE) the page and its API
+    answer only after a login. An on-disk index is held by this one process; with a
+    Chroma server, several web chats (and ingests) can share it.
+    """
     from filelock import Timeout
 
     from assistant import build_assistant
     from assistant.factory import serving_lock
+    from ui.auth import logins
 
-    lock = serving_lock(settings)
-    try:
-        lock.acquire(timeout=0)  # held for the server's life; CLI writers check it
-    except Timeout:
-        raise SourcechatError(f"Another web chat already serves the index in "
-                              f"{settings.data_dir}: use it, or give --data-dir.") from None
+    users = logins(settings, auth)
+    if not settings.chroma_url:
+        lock = serving_lock(settings)
+        try:
+            lock.acquire(timeout=0)  # held for the server's life; CLI writers check it
+        except Timeout:
+            raise SourcechatError(f"Another web chat already serves the index in "
+                                  f"{settings.data_dir}: use it, give --data-dir, or share a "
+                                  "Chroma server (--chroma-url).") from None
     assistant = build_assistant(settings)
     assistant.ensure_indexed(progress=True)
-    app = build_app(assistant)
+    app = build_app(assistant, settings.max_upload_mb)
     app.queue(default_concurrency_limit=4)
-    print(f"sourcechat: web chat on http://{host}:{port}", flush=True)
+    if not users and host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"sourcechat: warning: serving on {host} without a login (--auth USER:PASS)",
+              file=sys.stderr, flush=True)
+    print(f"sourcechat: web chat on http://{host}:{port}"
+          + (f" ({len(users)} login(s) required)" if users else ""), flush=True)
     app.launch(server_name=host, server_port=port, share=False, css=CSS, quiet=True,
-               footer_links=["api"], theme=gr.themes.Soft())
+               footer_links=["api"], theme=gr.themes.Soft(), auth=users or None,
+               auth_message="sourcechat: log in to chat with the documents.",
+               max_file_size=f"{settings.max_upload_mb:g}mb")
