@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import SAMPLE_QUESTION
+from tests.serving import running_serve
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -30,43 +26,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 ANSWER_TIMEOUT_MS = 240_000  # readiness waits, not performance limits: the machine is shared
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def server(tmp_path, model_cache):
-    port = _free_port()
-    env = dict(os.environ, SOURCECHAT_DATA_DIR=str(tmp_path / "data"),
-               SOURCECHAT_MODEL_CACHE_DIR=str(model_cache))
-    exe = str(Path(sys.executable).with_name("sourcechat"))
-    log = open(tmp_path / "serve.log", "w")
-    proc = subprocess.Popen([exe, "serve", "--port", str(port)], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"serve exited: {(tmp_path / 'serve.log').read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("serve did not start within 300 s")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
+    env = {"SOURCECHAT_DATA_DIR": str(tmp_path / "data"),
+           "SOURCECHAT_MODEL_CACHE_DIR": str(model_cache)}
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        with running_serve(tmp_path, env=env) as url:
+            yield url
+    except RuntimeError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture()
