@@ -51,8 +51,10 @@ Q ?= How many people migrated from Japan to North Korea between 1959 and 1984?
 ask: $(STAMP)
 	$(BIN)/sourcechat ask "$(Q)"
 
+# the whole suite twice: on-disk Chroma, then every store behind a real `chroma run` server
 test: $(STAMP) $(LLAMA_STAMP)
 	$(BIN)/python -m pytest
+	SOURCECHAT_TEST_CHROMA=server $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
