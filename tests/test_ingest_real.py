@@ -231,15 +231,22 @@ def test_the_chat_keeps_answering_during_an_ingest(tmp_path):
     a.ensure_indexed()
     docs = _write_folder(tmp_path, 30)
     errors: list[BaseException] = []
+    midway, answered = threading.Event(), threading.Event()
+
+    def hold_midway(done, total, name):  # half the files read, some batches written
+        if done >= total // 2 and not midway.is_set():
+            midway.set()
+            answered.wait(timeout=600)  # the reader asks while this ingest is unfinished
 
     def run_ingest():
         try:
-            a.ingest([docs], progress=False)
+            a.ingest([docs], progress=False, on_progress=hold_midway)
         except BaseException as err:  # noqa: BLE001 - reported by the assertion below
             errors.append(err)
 
     writer = threading.Thread(target=run_ingest)
     writer.start()
+    assert midway.wait(timeout=600)
     answers = during = 0
     while writer.is_alive() or answers < 3:
         answer = a.ask(SAMPLE_QUESTION)  # raises if a read breaks during the writes
@@ -247,6 +254,8 @@ def test_the_chat_keeps_answering_during_an_ingest(tmp_path):
         a.retrieve(f"Who keeps a pet {ANIMALS[answers % 30]}?")
         answers += 1
         during += writer.is_alive()
+        if answers == 3:
+            answered.set()
     writer.join()
     assert not errors and during >= 3  # answered while the ingest was writing
     new = a.ask("Who keeps a pet tapir in a garden shed?")
