@@ -32,6 +32,7 @@ from assistant.factory import build_assistant, chroma_client, clear_clients
 from assistant.settings import Settings
 from corpus import SAMPLE_DIR, load_documents
 from index.progress import stderr_progress
+from index.store import collection_names
 
 MARKERS = re.compile(r"\s*\[\d+\]")
 
@@ -51,8 +52,7 @@ def run_eval(path: str | Path, settings: Settings, ks: Sequence[int] = (1, 3, 5,
     finally:
         if settings.chroma_url:
             client = chroma_client(settings)
-            for c in client.list_collections():
-                name = c if isinstance(c, str) else c.name
+            for name in collection_names(client):
                 if name.startswith(settings.collection):
                     client.delete_collection(name)
         clear_clients()

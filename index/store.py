@@ -132,7 +132,7 @@ class ChunkStore(VectorStore):
         for sid, (cid, _, j) in owners.items():
             mat = by_chunk.get(cid)
             if mat is not None and j.isdigit() and int(j) < len(mat):
-                out[sid] = mat[int(j)].astype(np.float32)
+                out[sid] = mat[int(j)]
         return out
 
     def content_version(self) -> str:
@@ -184,19 +184,19 @@ class ChunkStore(VectorStore):
         if not chunks:
             return []
         ids = list(ids) if ids is not None else [c.metadata["id"] for c in chunks]
-        owners: list[int] = []
+        counts: list[int] = []  # sentences per chunk, in order
         rows: list[int] = []
         distinct: dict[str, int] = {}
-        for i, chunk in enumerate(chunks):
-            for sent in chunk_sentences(chunk.page_content):
-                owners.append(i)
-                rows.append(distinct.setdefault(sent.text, len(distinct)))
+        for chunk in chunks:
+            sents = chunk_sentences(chunk.page_content)
+            counts.append(len(sents))
+            rows.extend(distinct.setdefault(s.text, len(distinct)) for s in sents)
         encoded = _embed(self._embeddings, list(distinct))
         vectors = encoded[np.asarray(rows)]
-        chunk_vectors = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
-        np.add.at(chunk_vectors, np.asarray(owners), vectors)
+        per_chunk = np.split(vectors, np.cumsum(counts)[:-1])
+        chunk_vectors = np.stack([m.sum(axis=0) for m in per_chunk])
         chunk_vectors /= np.maximum(np.linalg.norm(chunk_vectors, axis=1, keepdims=True), 1e-12)
-        uris = [encode_vectors(vectors[np.asarray(owners) == i]) for i in range(len(chunks))]
+        uris = [encode_vectors(m) for m in per_chunk]
         self.collection.upsert(
             ids=ids,
             embeddings=chunk_vectors,
@@ -248,16 +248,15 @@ class ChunkStore(VectorStore):
         """Move sentence vectors from a layout-1 companion collection into their chunks' rows
         (no re-embedding), then drop that collection; returns the chunks upgraded."""
         legacy_name = self.collection_name + _LEGACY
-        if legacy_name not in {c if isinstance(c, str) else c.name
-                               for c in self.client.list_collections()}:
+        if legacy_name not in collection_names(self.client):
             return 0
         legacy = self.client.get_collection(legacy_name)
+        all_ids, texts, _ = self.all_texts()
         upgraded = 0
-        offset = 0
-        while True:
-            got = self.collection.get(include=["documents"], limit=_PAGE, offset=offset)
+        for start in range(0, len(all_ids), _PAGE):
             wanted = {i: [sentence_id(i, j) for j in range(len(chunk_sentences(t)))]
-                      for i, t in zip(got["ids"], got["documents"], strict=True)}
+                      for i, t in zip(all_ids[start:start + _PAGE], texts[start:start + _PAGE],
+                                      strict=True)}
             flat = [sid for sids in wanted.values() for sid in sids]
             stored: dict[str, np.ndarray] = {}
             for k in range(0, len(flat), _PAGE):
@@ -271,9 +270,6 @@ class ChunkStore(VectorStore):
             if ids:
                 self.collection.update(ids=ids, uris=uris)
                 upgraded += len(ids)
-            if len(got["ids"]) < _PAGE:
-                break
-            offset += _PAGE
         self.client.delete_collection(legacy_name)
         return upgraded
 
@@ -330,6 +326,11 @@ def chunk_sentences(text: str) -> list[Sentence]:
 def sentence_id(chunk_id: str, j: int) -> str:
     """Id of a chunk's j-th sentence (0-based, in `chunk_sentences` order)."""
     return f"{chunk_id}:{j}"
+
+
+def collection_names(client) -> set[str]:
+    """Names of a client's collections (chromadb returns names or Collection objects)."""
+    return {c if isinstance(c, str) else c.name for c in client.list_collections()}
 
 
 def encode_vectors(matrix: np.ndarray) -> str:

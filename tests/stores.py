@@ -9,12 +9,13 @@ keeps apart stay apart.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.serving import free_port
 
 MODE = os.environ.get("SOURCECHAT_TEST_CHROMA", "disk")
 SERVER = MODE == "server"
@@ -35,9 +36,7 @@ def url_for(data_dir: str | os.PathLike) -> str | None:
 def start_server(path: Path, timeout: float = 60.0) -> tuple[subprocess.Popen, str]:
     """`chroma run` on a free loopback port, storing in `path`; returns (process, URL)."""
     path.mkdir(parents=True, exist_ok=True)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     exe = Path(sys.executable).parent / "chroma"
     log = open(path / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
     proc = subprocess.Popen([str(exe), "run", "--path", str(path), "--host", "127.0.0.1",
