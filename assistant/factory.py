@@ -6,6 +6,8 @@ import os
 import threading
 from functools import lru_cache
 
+from langchain_core.embeddings import Embeddings
+
 from assistant.backends import BackendConfig, describe_failure, make_chat_model
 from assistant.evidence import EvidenceScorer
 from assistant.pipeline import Assistant
@@ -114,15 +116,17 @@ def check_not_served(settings: Settings) -> None:
     lock.release()
 
 
-def build_assistant(settings: Settings | None = None) -> Assistant:
-    """Wire an Assistant from settings (defaults: environment / .env)."""
+def build_assistant(settings: Settings | None = None,
+                    embeddings: Embeddings | None = None) -> Assistant:
+    """Wire an Assistant from settings (defaults: environment / .env); `embeddings`
+    replaces the configured model's (it must be that model: the index records its name)."""
     offline()
     settings = settings or Settings()
     with _LOCK:
         client = chroma_client(settings)
-    embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
-                                               batch_size=settings.batch_size,
-                                               precision=settings.embedding_precision)
+    embeddings = embeddings or SentenceTransformerEmbeddings(
+        settings.embedding_model, batch_size=settings.batch_size,
+        precision=settings.embedding_precision)
     records = IndexRecords(settings.data_dir / "records.sqlite3", settings.store_key)
     store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model,
                        records=records)
