@@ -17,7 +17,7 @@ import hashlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,9 +78,7 @@ def ingest(
     records = store.records
     with _writing(records, progress):
         adopt(store)
-        unfinished = records.begin_run(os.getpid())
-        if unfinished or store.count() != len(records.all_keys()):
-            report.repaired = repair(store)
+        report.repaired = recover(store, records.begin_run(os.getpid()))
         load_report = LoadReport()
         files = list(iter_files(paths, load_report))
         report.errors.extend(load_report.errors)
@@ -89,6 +87,7 @@ def ingest(
             changed = _changed_files(files, store, report, bar, on_progress, chunker,
                                      chunk_size, chunk_overlap, int(max_file_mb * 2**20))
             for group_files, group_chunks in _groups(changed, batch_size):
+                records.mark_pending([f.source for f in group_files])
                 result = index(group_chunks, records, store, batch_size=batch_size,
                                cleanup="scoped_full", source_id_key="source",
                                key_encoder=_chunk_key, upsert_kwargs={"on_added": bar.chunks})
@@ -127,10 +126,11 @@ def index_documents(
     chunks that are no longer produced are cleaned up.
     """
     records = store.records
+    documents = list(documents)
     with records.writer_lock():
         adopt(store)
-        if records.begin_run(os.getpid()):
-            repair(store)
+        recover(store, records.begin_run(os.getpid()))
+        records.mark_pending([d.metadata["source"] for d in documents])
         result = index(chunk_documents(documents, chunk_size, chunk_overlap), records,
                        store, batch_size=batch_size, cleanup="scoped_full",
                        source_id_key="source", key_encoder=_chunk_key)
@@ -143,8 +143,7 @@ def remove_sources(store: ChunkStore, sources: Iterable[str]) -> int:
     records = store.records
     with records.writer_lock():
         adopt(store)
-        if records.begin_run(os.getpid()):
-            repair(store)
+        recover(store, records.begin_run(os.getpid()))
         removed = _remove(store, list(sources))
         records.end_run()
     return removed
@@ -156,15 +155,31 @@ def adopt(store: ChunkStore) -> int:
     an older layout's sentence vectors into their chunks."""
     store.upgrade_layout()
     records = store.records
-    if records.has_keys() or records.has_run() or store.count() == 0:
-        return 0
+    if store.shared or records.has_keys() or records.has_run() or store.count() == 0:
+        return 0  # a shared server's chunks may be other writers': never claimed
     ids, _, sources = store.all_texts()
     records.update(ids, group_ids=sources, time_at_least=records.get_time())
     return len(ids)
 
 
-def repair(store: ChunkStore) -> int:
-    """Make Chroma and the records agree after an interrupted run; returns the fixes made.
+def recover(store: ChunkStore, dead: list[str] | None) -> int:
+    """Repair what a dead run left (`dead`: the sources it had pending, None: no dead run).
+
+    On disk there is one writer: the whole collection is checked after a dead run, or
+    when the chunk counts disagree. A shared Chroma server has other writers, whose
+    chunks are not in these records: only the dead run's pending sources are repaired.
+    """
+    if store.shared:
+        return repair(store, dead) if dead else 0
+    if dead is not None or store.count() != len(store.records.all_keys()):
+        return repair(store)
+    return 0
+
+
+def repair(store: ChunkStore, sources: Sequence[str] | None = None) -> int:
+    """Make Chroma and the records agree after an interrupted run (for `sources`, else for
+    the whole collection; on a shared server, for the sources these records know);
+    returns the fixes made.
 
     Chunks in Chroma but not in the records were written by a run that died before
     recording them: deleted (the next run writes them again). Records whose chunk is
@@ -173,30 +188,40 @@ def repair(store: ChunkStore) -> int:
     """
     records = store.records
     with records.writer_lock():
-        in_chroma = store.all_ids()
-        recorded = records.all_keys()
+        if sources is None and store.shared:  # only what this writer's records know of
+            sources = sorted(set(_known_sources(store)) | set(records.pending()))
+        if sources is None:
+            in_chroma, recorded = store.all_ids(), records.all_keys()
+            files = records.file_sources()
+        else:
+            in_chroma, recorded = store.ids_for_sources(sources), records.keys_of(sources)
+            files = [s for s in sources if records.file(s)]
         unrecorded = sorted(in_chroma - recorded)
         lost = sorted(recorded - in_chroma)
         store.delete(unrecorded)
         if lost:
             records.drop_files(records.groups_of(lost))  # re-read those files next time
             records.delete_keys(lost)
-        with_keys = set(records.group_counts())
-        stale_files = [s for s in records.file_sources() if s not in with_keys]
+        with_keys = set(records.group_counts() if sources is None
+                        else records.groups_of(records.keys_of(sources)))
+        stale_files = [s for s in files if s not in with_keys]
         records.drop_files(stale_files)
     return len(unrecorded) + len(lost) + len(stale_files)
 
 
 def check(store: ChunkStore, keyword=None) -> dict:
     """Counts of chunks in Chroma, in the records and in the keyword index (when given),
-    and whether all of them are the very same ids."""
+    and whether they are the very same ids (on a shared server: the chunks of the
+    sources recorded here are the recorded ones, the keyword index holds all)."""
     in_chroma = store.all_ids()
     recorded = store.records.all_keys()
+    # a shared server also holds other writers' chunks: compare the sources recorded here
+    mine = store.ids_for_sources(_known_sources(store)) if store.shared else in_chroma
     state = {
         "chunks": len(in_chroma),
         "records": len(recorded),
         "sources": len(store.records.group_counts()),
-        "consistent": in_chroma == recorded,
+        "consistent": mine == recorded,
     }
     if keyword is not None:
         in_keyword = keyword.ids()
@@ -279,6 +304,7 @@ def _groups(changed, batch_size: int) -> Iterator[tuple[list[FileRecord], list[D
 
 
 def _remove(store: ChunkStore, sources: list[str]) -> int:
+    store.records.mark_pending(sources)
     removed = 0
     for source in sources:
         keys = sorted(set(store.records.list_keys(group_ids=[source])) |

@@ -5,8 +5,10 @@ in a RecordManager: one key per chunk id, grouped by source, with the time it
 was last seen. This one is stdlib `sqlite3` (WAL, one file in the data dir), so
 sourcechat needs no SQLAlchemy or langchain-community for it. Beside the chunk
 keys it keeps, per source file, the size/mtime/sha256 it was indexed from (so
-an unchanged file is skipped without being read) and a marker for a run in
-progress (so a run killed midway is repaired by the next one).
+an unchanged file is skipped without being read), a marker for a run in
+progress and the sources it is writing (so a run killed midway is repaired by
+the next one, for those sources only: other writers of a shared Chroma server
+keep theirs).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_sha ON files (namespace, sha256);
 CREATE TABLE IF NOT EXISTS runs (
     namespace TEXT PRIMARY KEY, pid INTEGER NOT NULL, started REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS pending (
+    namespace TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (namespace, source));
 """
 
 
@@ -200,6 +204,12 @@ class IndexRecords(RecordManager):
         return dict(self._run("SELECT group_id, COUNT(*) FROM records WHERE namespace = ? "
                               "GROUP BY group_id", (self.namespace,)))
 
+    def keys_of(self, sources: Sequence[str]) -> set[str]:
+        """Recorded chunk ids of these sources."""
+        sources = list(sources)
+        return {k for i in range(0, len(sources), 500)
+                for k in self.list_keys(group_ids=sources[i:i + 500])}
+
     def groups_of(self, keys: Sequence[str]) -> list[str]:
         """The sources that recorded keys belong to."""
         groups: set[str] = set()
@@ -239,20 +249,41 @@ class IndexRecords(RecordManager):
                                         "ORDER BY source", (self.namespace,))]
 
     # -- runs --------------------------------------------------------------------------------
-    def begin_run(self, pid: int) -> bool:
-        """Mark a run as started; True when an earlier run never finished (it must be repaired)."""
+    def begin_run(self, pid: int) -> list[str] | None:
+        """Mark a run as started. When an earlier run never finished, returns the sources it
+        had marked pending (they must be repaired; an empty list: it wrote nothing), else None.
+        """
         unfinished = bool(self._run("SELECT 1 FROM runs WHERE namespace = ?", (self.namespace,)))
         self._write("INSERT OR REPLACE INTO runs VALUES (?, ?, ?)",
                     [(self.namespace, pid, time.time())])
-        return unfinished
+        return self.pending() if unfinished else None
+
+    def mark_pending(self, sources: Sequence[str]) -> None:
+        """Note sources whose chunks this run is about to write or delete (before it does)."""
+        self._write("INSERT OR IGNORE INTO pending VALUES (?, ?)",
+                    [(self.namespace, s) for s in dict.fromkeys(sources)])
+
+    def pending(self) -> list[str]:
+        """The sources marked pending by the current (or a dead) run."""
+        return [s for (s,) in self._run("SELECT source FROM pending WHERE namespace = ? "
+                                        "ORDER BY source", (self.namespace,))]
 
     def end_run(self) -> None:
-        """Mark the run finished."""
-        self._write("DELETE FROM runs WHERE namespace = ?", [(self.namespace,)])
+        """Mark the run finished (its pending sources are all recorded)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table in ("pending", "runs"):
+                    self._db.execute(f"DELETE FROM {table} WHERE namespace = ?",
+                                     (self.namespace,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def forget(self) -> None:
         """Drop everything recorded for this namespace (the collection was deleted)."""
-        for table in ("records", "files", "runs"):
+        for table in ("records", "files", "runs", "pending"):
             self._write(f"DELETE FROM {table} WHERE namespace = ?", [(self.namespace,)])
 
 

@@ -169,7 +169,20 @@ class ChunkStore(VectorStore):
 
     def ids_for_source(self, source: str) -> set[str]:
         """Ids of the chunks stored for one source."""
-        return set(self.collection.get(where={"source": source}, include=[])["ids"])
+        return self.ids_for_sources([source])
+
+    def ids_for_sources(self, sources: Sequence[str]) -> set[str]:
+        """Ids of the chunks stored for these sources."""
+        sources = list(sources)
+        return {i for k in range(0, len(sources), 500) for i in self.collection.get(
+            where=_source_filter(sources[k:k + 500]), include=[])["ids"]}
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes, maybe on other hosts, write this collection too (a
+        Chroma server): then a writer repairs and adopts only what its own runs wrote."""
+        impl = str(self.client.get_settings().chroma_api_impl)
+        return impl.rpartition(".")[2] == "FastAPI"
 
     def add_documents(self, documents: Sequence[Document], ids: Sequence[str] | None = None,
                       on_added: Callable[[int], None] | None = None, **_: object) -> list[str]:

@@ -35,7 +35,7 @@ def _store(tmp_path, name="ingtest"):
 
 def _folder(tmp_path, n=6):
     docs = tmp_path / "docs"
-    docs.mkdir(exist_ok=True)
+    docs.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         (docs / f"note {i}.txt").write_text(
             " ".join(f"Note {i} sentence {j} mentions the word kiwi{i}x{j}." for j in range(25)))
@@ -162,6 +162,8 @@ def test_the_next_run_repairs_what_a_crash_left(tmp_path, crash):
     ingest([docs], store, **OPTS)
     victim = str((docs / "note 3.txt").resolve())
     ids = sorted(_ids_by_source(store)[victim])
+    store.records.begin_run(12345)  # the killed run never reached end_run...
+    store.records.mark_pending([victim])  # ...and had marked what it was writing
     if crash == "written_not_recorded":  # chunks upserted, killed before the records update
         stray = load_file(docs / "note 3.txt")[0]
         stray.page_content = "A half-written version of note 3 about durians."
@@ -170,7 +172,6 @@ def test_the_next_run_repairs_what_a_crash_left(tmp_path, crash):
         store.delete(ids[:1])
     elif crash == "recorded_file_lost_chunks":
         store.delete(ids)
-    store.records.begin_run(12345)  # the killed run never reached end_run
     assert not check(store)["consistent"]
 
     report = ingest([docs], store, **OPTS)
@@ -234,6 +235,7 @@ def test_a_remove_killed_midway_is_completed_by_the_next_run(tmp_path):
     keys = store.records.list_keys(group_ids=[victim])
     # killed after the chunks were deleted, before their records were forgotten
     store.records.begin_run(999)
+    store.records.mark_pending([victim])
     store.records.drop_files([victim])
     store.delete(keys)
     report = ingest([docs], store, **OPTS)
@@ -254,3 +256,62 @@ def test_an_edited_file_is_no_twin_of_its_old_copy(tmp_path):
     report = ingest([docs], store, **OPTS)
     assert report.duplicates == []
     assert {Path(s).name for s in _ids_by_source(store)} == {"note 0.txt", "a.txt", "b.txt"}
+
+
+def test_a_run_remembers_what_it_had_pending(tmp_path):
+    records = IndexRecords(tmp_path / "records.sqlite3", "runs")
+    assert records.begin_run(1) is None  # nothing died before
+    records.mark_pending(["a.txt", "b.txt", "a.txt"])
+    again = IndexRecords(tmp_path / "records.sqlite3", "runs")  # the next process
+    assert again.begin_run(2) == ["a.txt", "b.txt"]  # run 1 died with these in flight
+    again.end_run()
+    assert again.begin_run(3) is None and again.pending() == []
+    again.end_run()
+    assert again.begin_run(4) is None
+    assert IndexRecords(tmp_path / "records.sqlite3", "runs").begin_run(5) == []
+
+
+def test_writers_on_two_hosts_share_a_server_and_repair_only_their_own(tmp_path):
+    """Each host has its own data dir (records); a crash and repair on one host, its
+    `--sync` and `status --repair`, never touch the other host's chunks."""
+    import chromadb
+
+    from index import repair
+
+    proc, url = stores.start_server(tmp_path / "server")
+    try:
+        host, port = url.rsplit("//", 1)[1].split(":")
+
+        def writer(name):
+            client = chromadb.HttpClient(host=host, port=int(port),
+                                         settings=chromadb.Settings(anonymized_telemetry=False))
+            records = IndexRecords(tmp_path / name / "records.sqlite3", "shared")
+            return ChunkStore(client, "shared", CountingEmbedding(size=16), "fake", records)
+
+        a, b = writer("a"), writer("b")
+        assert a.shared and b.shared
+        docs_a, docs_b = _folder(tmp_path / "a"), _folder(tmp_path / "b", n=3)
+        ingest([docs_b], b, **OPTS)
+        theirs = {s: ids for s, ids in _ids_by_source(b).items() if s.startswith(str(docs_b))}
+        assert len(theirs) == 3
+        ingest([docs_a], a, **OPTS)
+
+        victim = str((docs_a / "note 2.txt").resolve())
+        a.records.begin_run(4242)  # host A dies half-way through writing one of its files
+        a.records.mark_pending([victim])
+        stray = load_file(docs_a / "note 2.txt")[0]
+        stray.page_content = "A half-written note about durians."
+        a.add_documents(list(chunk_documents([stray], 300, 50)))
+
+        report = ingest([docs_a], a, sync=True, **OPTS)
+        assert report.repaired == 1 and not report.removed
+        now = _ids_by_source(a)
+        assert {s: now[s] for s in theirs} == theirs  # host B's chunks, untouched
+        assert now[victim] == _expected_ids(Path(victim))  # the stray chunk is gone
+        assert repair(a) == 0 and repair(b) == 0
+        assert {s: _ids_by_source(b)[s] for s in theirs} == theirs
+        assert check(a, KeywordIndex(a, None))["consistent"]
+        assert check(b, KeywordIndex(b, None))["consistent"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
