@@ -78,10 +78,20 @@ class Assistant:
     def ingest(self, paths: Sequence[str | Path] | None = None, progress: bool = True,
                on_progress=None, sync: bool = False) -> IngestReport:
         """Index files/folders (default: the sample corpus); `sync` drops vanished files."""
-        return ingest(paths or [str(SAMPLE_DIR)], self.store, chunk_size=self.settings.chunk_size,
-                      chunk_overlap=self.settings.chunk_overlap,
-                      batch_size=self.settings.batch_size, max_file_mb=self.settings.max_file_mb,
-                      sync=sync, progress=progress, on_progress=on_progress)
+        report = ingest(paths or [str(SAMPLE_DIR)], self.store,
+                        chunk_size=self.settings.chunk_size,
+                        chunk_overlap=self.settings.chunk_overlap,
+                        batch_size=self.settings.batch_size,
+                        max_file_mb=self.settings.max_file_mb,
+                        sync=sync, progress=progress, on_progress=on_progress)
+        self._refresh_keywords()
+        return report
+
+    def _refresh_keywords(self) -> None:
+        """After a write: the writer waits for the keyword index to catch up, so its next
+        question finds what it added (other users search the previous version meanwhile)."""
+        if self.retriever.keyword is not None:
+            self.retriever.keyword.refresh()
 
     def ensure_indexed(self, progress: bool = False) -> None:
         """Index the sample corpus when the index is empty (first use)."""
@@ -103,7 +113,9 @@ class Assistant:
         if len(matches) > 1:
             raise SourcechatError(f"'{source}' matches {len(matches)} documents; "
                                   "give the full path shown by `sourcechat sources`.")
-        return matches[0], remove_sources(self.store, [matches[0]])
+        removed = remove_sources(self.store, [matches[0]])
+        self._refresh_keywords()
+        return matches[0], removed
 
     # -- questions ---------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None,

@@ -4,6 +4,12 @@ Chroma is the source of truth. Every write to the store stamps the collection
 with a new content version; the keyword index records the version it was built
 from, and is rebuilt from Chroma (and saved beside it, atomically) when the two
 differ. So the two always agree, across processes, and after a crash.
+
+One caller rebuilds after a write; callers arriving meanwhile search the previous
+version instead of queueing behind it (a rebuild of 100k chunks takes seconds):
+old or new state, never an error. `refresh()` waits (a writer calls it, so what it
+wrote is searchable when it returns). Each version is one immutable snapshot,
+swapped in whole, so a search never mixes two versions.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import shutil
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,68 +34,83 @@ def tokenize(text: str) -> list[str]:
     return content_terms(text)
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """The index of one content version."""
+
+    version: str | None = None
+    bm25: object = None
+    ids: list[str] = field(default_factory=list)
+    sources: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
+    df: dict[str, int] = field(default_factory=dict)
+
+
 class KeywordIndex:
     """A bm25s index of one collection's chunks, kept in step with Chroma."""
 
     def __init__(self, store: ChunkStore, folder: Path | None):
         self.store = store
         self.folder = Path(folder) if folder else None
-        self._lock = threading.Lock()
-        self._version: str | None = None
-        self._bm25 = None
-        self._ids: list[str] = []
-        self._sources: np.ndarray = np.array([], dtype=object)
-        self._df: dict[str, int] = {}
+        self._lock = threading.Lock()  # held by the one caller rebuilding
+        self._snap = _Snapshot()
 
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, k: int,
                sources: Sequence[str] | None = None) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the best `k` chunks with any query term, best first."""
-        self._sync()
-        terms = [t for t in tokenize(query) if t in self._df]
-        if not self._ids or not terms:
+        snap = self._sync(wait=False)
+        terms = [t for t in tokenize(query) if t in snap.df]
+        if not snap.ids or not terms:
             return []
         mask = None
         if sources:
-            mask = np.isin(self._sources, list(sources)).astype(np.float32)
+            mask = np.isin(snap.sources, list(sources)).astype(np.float32)
             if not mask.any():
                 return []
-        scores = self._bm25.get_scores(terms, weight_mask=mask) if mask is not None else \
-            self._bm25.get_scores(terms)
-        k = min(k, len(self._ids))
+        scores = snap.bm25.get_scores(terms, weight_mask=mask) if mask is not None else \
+            snap.bm25.get_scores(terms)
+        k = min(k, len(snap.ids))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
-        return [(self._ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        return [(snap.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term; unseen terms get the highest value."""
-        self._sync()
-        n = max(len(self._ids), 1)
-        df = self._df.get(term, 0)
+        snap = self._sync(wait=False)
+        n = max(len(snap.ids), 1)
+        df = snap.df.get(term, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     def count(self) -> int:
         """Chunks in the keyword index (after syncing with Chroma)."""
-        self._sync()
-        return len(self._ids)
+        return len(self._sync(wait=True).ids)
 
     def ids(self) -> set[str]:
         """Ids of the chunks in the keyword index (after syncing with Chroma)."""
-        self._sync()
-        return set(self._ids)
+        return set(self._sync(wait=True).ids)
+
+    def refresh(self) -> None:
+        """Catch up with Chroma now, waiting for a rebuild in progress (writers call it)."""
+        self._sync(wait=True)
 
     # -- keeping in step ---------------------------------------------------------------------
-    def _sync(self) -> None:
+    def _sync(self, wait: bool) -> _Snapshot:
+        snap = self._snap
         version = self.store.content_version()
-        if version == self._version:
-            return
-        with self._lock:
-            if version == self._version:
-                return
-            if not self._load(version):
-                self._build(version)
+        if version == snap.version:
+            return snap
+        # someone else is rebuilding: search the previous version meanwhile (unless there
+        # is none yet, or the caller needs this version)
+        if not self._lock.acquire(blocking=wait or snap.bm25 is None):
+            return snap
+        try:
+            if self._snap.version != version:
+                self._snap = self._load(version) or self._build(version)
+            return self._snap
+        finally:
+            self._lock.release()
 
-    def _build(self, version: str) -> None:
+    def _build(self, version: str) -> _Snapshot:
         import bm25s
 
         ids, texts, sources = self.store.all_texts()
@@ -100,27 +122,26 @@ class KeywordIndex:
         for terms in corpus:
             for t in set(terms):
                 df[t] = df.get(t, 0) + 1
-        self._bm25, self._ids, self._df = bm25, ids, df
-        self._sources = np.array(sources, dtype=object)
-        self._version = version
-        self._save(version)
+        snap = _Snapshot(version, bm25, ids, np.array(sources, dtype=object), df)
+        self._save(snap)
+        return snap
 
     def _current_dir(self, version: str) -> Path | None:
         return self.folder / f"v-{version}" if self.folder else None
 
-    def _save(self, version: str) -> None:
-        if self.folder is None or not self._ids:
+    def _save(self, snap: _Snapshot) -> None:
+        if self.folder is None or not snap.ids:
             return
-        target = self._current_dir(version)
+        target = self._current_dir(snap.version)
         if target.exists():
             return
         tmp = self.folder / f".tmp-{os.getpid()}-{threading.get_ident()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        self._bm25.save(str(tmp / "bm25"), show_progress=False)
+        snap.bm25.save(str(tmp / "bm25"), show_progress=False)
         (tmp / "meta.json").write_text(json.dumps(
-            {"version": version, "ids": self._ids, "sources": list(self._sources),
-             "df": self._df}))
+            {"version": snap.version, "ids": snap.ids, "sources": list(snap.sources),
+             "df": snap.df}))
         try:
             os.replace(tmp, target)  # atomic: readers see a whole index or none
         except OSError:
@@ -129,20 +150,18 @@ class KeywordIndex:
             if old != target:
                 shutil.rmtree(old, ignore_errors=True)
 
-    def _load(self, version: str) -> bool:
+    def _load(self, version: str) -> _Snapshot | None:
         import bm25s
 
         folder = self._current_dir(version)
         if folder is None or not (folder / "meta.json").exists():
-            return False
+            return None
         try:
             meta = json.loads((folder / "meta.json").read_text())
             bm25 = bm25s.BM25.load(str(folder / "bm25"))
         except (OSError, ValueError):
-            return False
+            return None
         if meta.get("version") != version:
-            return False
-        self._bm25, self._ids, self._df = bm25, meta["ids"], meta["df"]
-        self._sources = np.array(meta["sources"], dtype=object)
-        self._version = version
-        return True
+            return None
+        return _Snapshot(version, bm25, meta["ids"], np.array(meta["sources"], dtype=object),
+                         meta["df"])

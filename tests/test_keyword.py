@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -39,6 +41,29 @@ def test_keyword_index_stays_in_step_with_the_store(tmp_path):
     other = KeywordIndex(_store(tmp_path), tmp_path / "kw")
     assert other.count() == 1
     assert [p.name for p in (tmp_path / "kw").iterdir()] == [f"v-{store.content_version()}"]
+
+
+def test_searches_during_a_rebuild_use_the_previous_version_not_a_queue(tmp_path):
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, None)
+    index_documents([_doc("a", "The Zorblat festival is in March.")], store)
+    assert len(kw.search("zorblat", 5)) == 1
+    index_documents([_doc("b", "A second Zorblat festival is in May.")], store)
+    kw._lock.acquire()  # another caller is rebuilding for the new version
+    try:
+        got = []  # answers without waiting for that rebuild, from what it had
+        searcher = threading.Thread(target=lambda: got.append(kw.search("zorblat", 5)))
+        searcher.start()
+        searcher.join(60)  # a deadlock guard, not a speed limit
+        assert not searcher.is_alive(), "the search queued behind the rebuild"
+        stale = got[0]
+    finally:
+        kw._lock.release()
+    assert [store.get([i])[0].source for i, _ in stale] == ["a"]
+    assert {store.get([i])[0].source for i, _ in kw.search("zorblat", 5)} == {"a", "b"}
+
+    empty = KeywordIndex(store, None)  # nothing to fall back on: it waits for the index
+    assert {store.get([i])[0].source for i, _ in empty.search("zorblat", 5)} == {"a", "b"}
 
 
 def test_source_filter_and_unknown_terms(tmp_path):
