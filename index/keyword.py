@@ -15,6 +15,7 @@ swapped in whole, so a search never mixes two versions.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -27,6 +28,8 @@ import numpy as np
 
 from corpus.text import content_terms
 from index.store import ChunkStore
+
+log = logging.getLogger(__name__)
 
 
 def tokenize(text: str) -> list[str]:
@@ -53,6 +56,8 @@ class KeywordIndex:
         self.folder = Path(folder) if folder else None
         self._lock = threading.Lock()  # held by the one caller rebuilding
         self._snap = _Snapshot()
+        self._follower: threading.Thread | None = None
+        self._stop = threading.Event()
 
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, k: int,
@@ -93,9 +98,36 @@ class KeywordIndex:
         """Catch up with Chroma now, waiting for a rebuild in progress (writers call it)."""
         self._sync(wait=True)
 
+    def follow(self, every: float = 2.0) -> None:
+        """Keep up with Chroma from a background thread, checking every `every` seconds (the
+        web chat): searches then never rebuild once an index exists, they use the latest
+        snapshot, so no question waits for another process's write to be indexed."""
+        if self._follower is None:
+            self._stop.clear()
+            self._follower = threading.Thread(target=self._follow, args=(every,), daemon=True,
+                                              name="keyword-follower")
+            self._follower.start()
+
+    def stop_following(self) -> None:
+        """Stop the background thread `follow` started (searches sync themselves again)."""
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            self._stop.set()
+            follower.join()
+
+    def _follow(self, every: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sync(wait=True)
+            except Exception as err:  # noqa: BLE001 - a server away for a moment: next round
+                log.warning("keyword index: cannot follow the collection: %s", err)
+            self._stop.wait(every)
+
     # -- keeping in step ---------------------------------------------------------------------
     def _sync(self, wait: bool) -> _Snapshot:
         snap = self._snap
+        if not wait and self._follower is not None and snap.bm25 is not None:
+            return snap  # the follower keeps it current
         version = self.store.content_version()
         if version == snap.version:
             return snap

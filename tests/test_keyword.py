@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from langchain_core.documents import Document
@@ -64,6 +65,23 @@ def test_searches_during_a_rebuild_use_the_previous_version_not_a_queue(tmp_path
 
     empty = KeywordIndex(store, None)  # nothing to fall back on: it waits for the index
     assert {store.get([i])[0].source for i, _ in empty.search("zorblat", 5)} == {"a", "b"}
+
+
+def test_a_followed_index_catches_up_by_itself(tmp_path):
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, None)
+    index_documents([_doc("a", "The Zorblat festival is in March.")], store)
+    kw.follow(every=0.05)
+    try:
+        assert len(kw.search("zorblat", 5)) == 1
+        index_documents([_doc("b", "A second Zorblat festival is in May.")], store)
+        for _ in range(1200):  # the follower rebuilds; no search waits for it
+            if len(kw.search("zorblat", 5)) == 2:
+                break
+            time.sleep(0.05)
+        assert {store.get([i])[0].source for i, _ in kw.search("zorblat", 5)} == {"a", "b"}
+    finally:
+        kw.stop_following()
 
 
 def test_source_filter_and_unknown_terms(tmp_path):

@@ -242,6 +242,8 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
                                   "Chroma server (--chroma-url).") from None
     assistant = build_assistant(settings)
     assistant.ensure_indexed(progress=True)
+    if assistant.retriever.keyword is not None:  # other writers' changes, found meanwhile
+        assistant.retriever.keyword.follow()
     app = build_app(assistant, settings.max_upload_mb)
     app.queue(default_concurrency_limit=4)
     if not users and host not in ("127.0.0.1", "localhost", "::1"):
