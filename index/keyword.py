@@ -46,6 +46,8 @@ class _Snapshot:
     ids: list[str] = field(default_factory=list)
     sources: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     df: dict[str, int] = field(default_factory=dict)
+    terms: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)  # id: source, terms
+    vocab: dict[str, int] = field(default_factory=dict)  # term: column (only ever grows)
 
 
 class KeywordIndex:
@@ -143,18 +145,30 @@ class KeywordIndex:
             self._lock.release()
 
     def _build(self, version: str) -> _Snapshot:
+        """The index of `version`, re-tokenizing only the chunks the last one did not have
+        (reading ids alone from Chroma is ~7x faster than reading texts)."""
         import bm25s
 
-        ids, texts, sources = self.store.all_texts()
-        corpus = [tokenize(t) for t in texts]
+        base = self._snap if self._snap.terms else (self._load(None) or self._snap)
+        ids = self.store.id_list()
+        known = base.terms
+        fresh = self.store.texts_of([i for i in ids if i not in known])
+        vocab = dict(base.vocab) or {"": 0}  # term -> column; "" keeps bm25s's empty token
+        terms: dict[str, tuple[str, np.ndarray]] = {}
+        for i in ids:
+            if i in known:
+                terms[i] = known[i]
+            elif i in fresh:  # else deleted since the listing
+                text, source = fresh[i]
+                terms[i] = (source, np.fromiter(
+                    (vocab.setdefault(t, len(vocab)) for t in tokenize(text)), dtype=np.int32))
+        ids = list(terms)
+        arrays = [terms[i][1] for i in ids]
         bm25 = bm25s.BM25()
         if ids:
-            bm25.index(corpus, show_progress=False)
-        df: dict[str, int] = {}
-        for terms in corpus:
-            for t in set(terms):
-                df[t] = df.get(t, 0) + 1
-        snap = _Snapshot(version, bm25, ids, np.array(sources, dtype=object), df)
+            bm25.index(([a.tolist() for a in arrays], dict(vocab)), show_progress=False)
+        snap = _Snapshot(version, bm25, ids, np.array([terms[i][0] for i in ids], dtype=object),
+                         _doc_freqs(arrays, vocab), terms, vocab)
         self._save(snap)
         return snap
 
@@ -171,9 +185,12 @@ class KeywordIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         snap.bm25.save(str(tmp / "bm25"), show_progress=False)
+        arrays = [snap.terms[i][1] for i in snap.ids]
+        np.savez(tmp / "terms.npz", flat=np.concatenate(arrays).astype(np.int32),
+                 lengths=np.array([len(a) for a in arrays], dtype=np.int64))
         (tmp / "meta.json").write_text(json.dumps(
             {"version": snap.version, "ids": snap.ids, "sources": list(snap.sources),
-             "df": snap.df}))
+             "df": snap.df, "vocab": snap.vocab}))
         try:
             os.replace(tmp, target)  # atomic: readers see a whole index or none
         except OSError:
@@ -182,18 +199,38 @@ class KeywordIndex:
             if old != target:
                 shutil.rmtree(old, ignore_errors=True)
 
-    def _load(self, version: str) -> _Snapshot | None:
+    def _load(self, version: str | None) -> _Snapshot | None:
+        """The saved index of `version` (None: whichever version is saved)."""
         import bm25s
 
-        folder = self._current_dir(version)
+        if self.folder is None:
+            return None
+        folder = self._current_dir(version) if version else next(
+            iter(sorted(self.folder.glob("v-*"))), None)
         if folder is None or not (folder / "meta.json").exists():
             return None
         try:
             meta = json.loads((folder / "meta.json").read_text())
             bm25 = bm25s.BM25.load(str(folder / "bm25"))
-        except (OSError, ValueError):
+            with np.load(folder / "terms.npz") as saved:
+                arrays = np.split(saved["flat"], np.cumsum(saved["lengths"])[:-1])
+        except (OSError, ValueError, KeyError):
             return None
-        if meta.get("version") != version:
+        if version and meta.get("version") != version:
             return None
-        return _Snapshot(version, bm25, meta["ids"], np.array(meta["sources"], dtype=object),
-                         meta["df"])
+        ids, sources = meta["ids"], meta["sources"]
+        terms = dict(zip(ids, zip(sources, arrays, strict=True), strict=True))
+        return _Snapshot(meta["version"], bm25, ids, np.array(sources, dtype=object),
+                         meta["df"], terms, meta["vocab"])
+
+
+def _doc_freqs(arrays: list[np.ndarray], vocab: dict[str, int]) -> dict[str, int]:
+    """In how many chunks each term occurs (terms that occur nowhere are left out)."""
+    if not arrays:
+        return {}
+    width = len(vocab)
+    flat = np.concatenate(arrays).astype(np.int64)
+    docs = np.repeat(np.arange(len(arrays), dtype=np.int64), [len(a) for a in arrays])
+    pairs = np.unique(docs * width + flat)
+    counts = np.bincount(pairs % width, minlength=width)
+    return {t: int(counts[c]) for t, c in vocab.items() if counts[c] and t}

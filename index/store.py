@@ -294,7 +294,21 @@ class ChunkStore(VectorStore):
 
     def all_ids(self) -> set[str]:
         """Every chunk id in the collection."""
-        return set(_paged(self.collection, include=[]))
+        return set(self.id_list())
+
+    def id_list(self) -> list[str]:
+        """Every chunk id, in a stable order (ids alone read ~7x faster than with texts)."""
+        return _paged(self.collection, include=[])
+
+    def texts_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(text, source) of the chunks with these ids that exist."""
+        ids = list(ids)
+        out: dict[str, tuple[str, str]] = {}
+        for k in range(0, len(ids), _PAGE):
+            got = self.collection.get(ids=ids[k:k + _PAGE], include=["documents", "metadatas"])
+            out.update((i, (t, m["source"])) for i, t, m in
+                       zip(got["ids"], got["documents"], got["metadatas"], strict=True))
+        return out
 
     def delete(self, ids: Sequence[str] | None = None, **_: object) -> bool:
         """Delete chunks (with their sentence vectors) by id; the caller updates the records."""

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_scale_bench_builds_both_modes_and_reports_latency_and_hits(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "scale.py"), "--sizes", "150,300",
-                          "--questions", "20", "--batch", "100"],
+                          "--questions", "20", "--batch", "100",
+                          "--eval", str(ROOT / "tests" / "data" / "squad-normans.json")],
                          capture_output=True, text=True, cwd=tmp_path, timeout=1800)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]

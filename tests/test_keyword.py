@@ -84,6 +84,33 @@ def test_a_followed_index_catches_up_by_itself(tmp_path):
         kw.stop_following()
 
 
+def test_a_rebuild_tokenizes_only_new_chunks_and_scores_as_a_full_build(tmp_path,
+                                                                       monkeypatch):
+    from index import keyword as keyword_module
+
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, tmp_path / "kw")
+    index_documents([_doc(f"s{i}", f"Zorblat note {i} on quokkas, festival {i}.")
+                     for i in range(20)], store)
+    kw.refresh()
+    seen: list[str] = []
+    real = keyword_module.tokenize
+    monkeypatch.setattr(keyword_module, "tokenize", lambda text: seen.append(text) or real(text))
+    index_documents([_doc("new", "A new Zorblat text with wombats.")], store)
+    remove_sources(store, ["s3"])
+    query = "zorblat wombats festival 7 3"
+    got = kw.search(query, 30)
+    assert [t for t in seen if t != query] == ["A new Zorblat text with wombats."]
+    full = KeywordIndex(store, None).search(query, 30)  # built from scratch
+    assert [i for i, _ in got] == [i for i, _ in full] and len(got) == 20
+    assert np.allclose([s for _, s in got], [s for _, s in full])
+
+    seen.clear()  # a new process starts from the index the last one saved
+    index_documents([_doc("newer", "Wombats again.")], store)
+    other = KeywordIndex(store, tmp_path / "kw")
+    assert other.count() == 21 and seen == ["Wombats again."]
+
+
 def test_source_filter_and_unknown_terms(tmp_path):
     store = _store(tmp_path)
     kw = KeywordIndex(store, tmp_path / "kw")
