@@ -168,7 +168,7 @@ class KeywordIndex:
         if ids:
             bm25.index(([a.tolist() for a in arrays], dict(vocab)), show_progress=False)
         snap = _Snapshot(version, bm25, ids, np.array([terms[i][0] for i in ids], dtype=object),
-                         _doc_freqs(arrays, vocab), terms, vocab)
+                         _doc_freqs(bm25, vocab) if ids else {}, terms, vocab)
         self._save(snap)
         return snap
 
@@ -224,13 +224,8 @@ class KeywordIndex:
                          meta["df"], terms, meta["vocab"])
 
 
-def _doc_freqs(arrays: list[np.ndarray], vocab: dict[str, int]) -> dict[str, int]:
-    """In how many chunks each term occurs (terms that occur nowhere are left out)."""
-    if not arrays:
-        return {}
-    width = len(vocab)
-    flat = np.concatenate(arrays).astype(np.int64)
-    docs = np.repeat(np.arange(len(arrays), dtype=np.int64), [len(a) for a in arrays])
-    pairs = np.unique(docs * width + flat)
-    counts = np.bincount(pairs % width, minlength=width)
-    return {t: int(counts[c]) for t, c in vocab.items() if counts[c] and t}
+def _doc_freqs(bm25, vocab: dict[str, int]) -> dict[str, int]:
+    """In how many chunks each term occurs (terms that occur nowhere are left out): the
+    entries of its column in bm25s's term-by-chunk score matrix."""
+    counts = np.diff(bm25.scores["indptr"])
+    return {t: int(counts[c]) for t, c in vocab.items() if t and c < len(counts) and counts[c]}

@@ -31,6 +31,7 @@ def test_scale_bench_builds_both_modes_and_reports_latency_and_hits(tmp_path):
             f = row[mode]
             assert f["chunks"] == row["passages"] and f["consistent"]
             assert f["disk_mb"] > 0 and 0 < f["p50_ms"] <= f["p95_ms"]
+            assert f["keyword_rebuild_s"] > 0 and f["keyword_catchup_s"] > 0
             assert f["hit_at_5"] >= 0.5  # answers are found among the near-duplicates
         assert row["disk"]["hit_at_5"] == row["server"]["hit_at_5"]  # same index, same answers
     assert "| 300 | server |" in out.stdout

@@ -101,9 +101,13 @@ def test_a_rebuild_tokenizes_only_new_chunks_and_scores_as_a_full_build(tmp_path
     query = "zorblat wombats festival 7 3"
     got = kw.search(query, 30)
     assert [t for t in seen if t != query] == ["A new Zorblat text with wombats."]
-    full = KeywordIndex(store, None).search(query, 30)  # built from scratch
+    scratch = KeywordIndex(store, None)  # built from nothing
+    full = scratch.search(query, 30)
     assert [i for i, _ in got] == [i for i, _ in full] and len(got) == 20
     assert np.allclose([s for _, s in got], [s for _, s in full])
+    for word in ("zorblat", "wombats", "festival", "3", "unseen"):
+        term = (tokenize(word) or [word])[0]
+        assert kw.idf(term) == scratch.idf(term)
 
     seen.clear()  # a new process starts from the index the last one saved
     index_documents([_doc("newer", "Wombats again.")], store)
