@@ -190,12 +190,12 @@ def repair(store: ChunkStore, sources: Sequence[str] | None = None) -> int:
     with records.writer_lock():
         if sources is None and store.shared:  # only what this writer's records know of
             sources = sorted(set(_known_sources(store)) | set(records.pending()))
+        files = records.file_sources()
         if sources is None:
             in_chroma, recorded = store.all_ids(), records.all_keys()
-            files = records.file_sources()
         else:
             in_chroma, recorded = store.ids_for_sources(sources), records.keys_of(sources)
-            files = [s for s in sources if records.file(s)]
+            files = sorted(set(files) & set(sources))
         unrecorded = sorted(in_chroma - recorded)
         lost = sorted(recorded - in_chroma)
         store.delete(unrecorded)
@@ -203,7 +203,7 @@ def repair(store: ChunkStore, sources: Sequence[str] | None = None) -> int:
             records.drop_files(records.groups_of(lost))  # re-read those files next time
             records.delete_keys(lost)
         with_keys = set(records.group_counts() if sources is None
-                        else records.groups_of(records.keys_of(sources)))
+                        else records.groups_of(sorted(recorded - set(lost))))
         stale_files = [s for s in files if s not in with_keys]
         records.drop_files(stale_files)
     return len(unrecorded) + len(lost) + len(stale_files)

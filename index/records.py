@@ -16,7 +16,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,15 +89,21 @@ class IndexRecords(RecordManager):
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    def _write(self, sql: str, rows: Sequence[Sequence]) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it lands, or none."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(sql, rows)
+                yield self._db
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _write(self, sql: str, rows: Sequence[Sequence]) -> None:
+        with self._transaction() as db:
+            db.executemany(sql, rows)
 
     # -- RecordManager -----------------------------------------------------------------------
     def create_schema(self) -> None:
@@ -270,16 +277,9 @@ class IndexRecords(RecordManager):
 
     def end_run(self) -> None:
         """Mark the run finished (its pending sources are all recorded)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for table in ("pending", "runs"):
-                    self._db.execute(f"DELETE FROM {table} WHERE namespace = ?",
-                                     (self.namespace,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            for table in ("pending", "runs"):
+                db.execute(f"DELETE FROM {table} WHERE namespace = ?", (self.namespace,))
 
     def forget(self) -> None:
         """Drop everything recorded for this namespace (the collection was deleted)."""

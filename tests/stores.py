@@ -70,12 +70,20 @@ def client_for(data_dir: str | os.PathLike):
     """A chromadb client for the store of a data dir, in the mode under test."""
     import chromadb
 
-    settings = chromadb.Settings(anonymized_telemetry=False)
     url = url_for(data_dir)
     if url is None:
-        return chromadb.PersistentClient(path=str(Path(data_dir) / "chroma"), settings=settings)
+        return chromadb.PersistentClient(path=str(Path(data_dir) / "chroma"),
+                                         settings=chromadb.Settings(anonymized_telemetry=False))
+    return client_at(url)
+
+
+def client_at(url: str):
+    """A new chromadb HTTP client for a `chroma run` server (each one, another host)."""
+    import chromadb
+
     host, port = url.rsplit("//", 1)[1].split(":")
-    return chromadb.HttpClient(host=host, port=int(port), settings=settings)
+    return chromadb.HttpClient(host=host, port=int(port),
+                               settings=chromadb.Settings(anonymized_telemetry=False))
 
 
 def env_for(data_dir: str | os.PathLike) -> dict[str, str]:

@@ -274,19 +274,14 @@ def test_a_run_remembers_what_it_had_pending(tmp_path):
 def test_writers_on_two_hosts_share_a_server_and_repair_only_their_own(tmp_path):
     """Each host has its own data dir (records); a crash and repair on one host, its
     `--sync` and `status --repair`, never touch the other host's chunks."""
-    import chromadb
-
     from index import repair
 
     proc, url = stores.start_server(tmp_path / "server")
     try:
-        host, port = url.rsplit("//", 1)[1].split(":")
-
         def writer(name):
-            client = chromadb.HttpClient(host=host, port=int(port),
-                                         settings=chromadb.Settings(anonymized_telemetry=False))
             records = IndexRecords(tmp_path / name / "records.sqlite3", "shared")
-            return ChunkStore(client, "shared", CountingEmbedding(size=16), "fake", records)
+            return ChunkStore(stores.client_at(url), "shared", CountingEmbedding(size=16), "fake",
+                              records)
 
         a, b = writer("a"), writer("b")
         assert a.shared and b.shared
