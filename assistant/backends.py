@@ -72,7 +72,7 @@ class BackendConfig:
     """What the remote backends need from the settings."""
 
     models_dir: Path
-    max_new_tokens: int = 160
+    max_new_tokens: int
     base_url: str | None = None
     api_key: str | None = None
     timeout: float = 60.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from corpus.text import sentences
 from index.passages import Passage
@@ -42,35 +42,73 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     question: str = ""
     query: str = ""
+    kind: str = "lookup"          # the question's kind (assistant/kinds.py)
+    scope: tuple[str, ...] = ()   # the sources the question was limited to (() = all)
+    dropped: int = 0              # model sentences removed as not supported by the sources
 
     def to_dict(self) -> dict:
         """The `sourcechat ask --json` object."""
         return {"question": self.question, "query": self.query or self.question,
-                "answer": self.text, "found": self.found,
+                "answer": self.text, "found": self.found, "kind": self.kind,
+                "scope": list(self.scope), "dropped": self.dropped,
                 "citations": [c.to_dict() for c in self.citations]}
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One answer sentence and the 0-based passage indexes it cites."""
+    """One answer sentence and the 0-based passage indexes it cites.
+
+    Layout: `bullet` puts it on its own "- " line; `label` is shown before it
+    ("**Normans**: ..."); `heading` starts a group of claims (a side of a comparison).
+    """
 
     text: str
     refs: tuple[int, ...]
+    bullet: bool = False
+    label: str = ""
+    heading: str = ""
+
+
+BULLET = re.compile(r"^\s*(?:[-*•‣▪]|\d{1,2}[.)])\s+")
+ROLE = re.compile(r"^\s*(?:\*\*)?(?:A|Q|Answer|Assistant|AI|Response|Bot|Final answer)"
+                  r"(?:\*\*)?\s*:\s*", re.I)
+PREAMBLE = re.compile(r"\b(here (is|are)|following|below|summary|answer)\b", re.I)
+HEADING = re.compile(r"^\s*(?:#{1,6}\s+|\*\*)?(.{1,80}?)(?:\*\*)?\s*:?\s*(?:\*\*)?\s*$")
 
 
 def parse_markers(text: str, n_passages: int) -> list[Claim]:
-    """Split an answer into sentences with their valid markers (1-based in text, 0-based out)."""
+    """Split an answer into sentences with their valid markers (1-based in text, 0-based out).
+
+    Each line is read on its own: a bullet ("- ", "1. ") marks its claims as bullets; a
+    role prefix a small model echoes ("A:", "Answer:") is removed; a short line that ends
+    with ':' or is all bold ("**Normans**") is a heading for the claims after it.
+    """
     claims = []
-    for sent in sentences(text):
-        refs: list[int] = []
-        for group in MARKER.findall(sent.text):
-            for num in re.split(r"\s*[,;]\s*", group):
-                i = int(num) - 1
-                if 0 <= i < n_passages and i not in refs:
-                    refs.append(i)
-        bare = MARKER.sub("", sent.text).strip()
-        if bare:
-            claims.append(Claim(bare, tuple(refs)))
+    heading = ""
+    for line in text.splitlines():
+        line = ROLE.sub("", line)
+        if not line.strip():
+            continue
+        bullet = bool(BULLET.match(line))
+        line = BULLET.sub("", line)
+        stripped = line.strip()
+        if (stripped.endswith(":") or (stripped.startswith("**") and stripped.endswith("**"))
+                or stripped.startswith("#")) and len(stripped) <= 80 and not MARKER.search(line):
+            heading = HEADING.match(stripped).group(1).strip(" *#:")
+            if PREAMBLE.search(heading):  # "Here are the key points:" heads nothing
+                heading = ""
+            continue
+        for sent in sentences(line):
+            refs: list[int] = []
+            for group in MARKER.findall(sent.text):
+                for num in re.split(r"\s*[,;]\s*", group):
+                    i = int(num) - 1
+                    if 0 <= i < n_passages and i not in refs:
+                        refs.append(i)
+            bare = ROLE.sub("", MARKER.sub("", sent.text)).strip()
+            if bare:
+                claims.append(Claim(bare, tuple(refs), bullet, "", heading))
+                heading = ""  # a heading goes with the first claim after it
     return claims
 
 
@@ -82,7 +120,7 @@ def attribute(claims: Sequence[Claim], best_support: Callable[[str], int | None]
             out.append(claim)
             continue
         best = best_support(claim.text)
-        out.append(Claim(claim.text, (best,) if best is not None else ()))
+        out.append(replace(claim, refs=(best,) if best is not None else ()))
     return out
 
 
@@ -92,7 +130,7 @@ def render(
 ) -> tuple[str, list[Citation]]:
     """Answer text with markers renumbered 1..m in order of first use, and those citations."""
     order: dict[int, int] = {}
-    parts = []
+    parts: list[str] = []
     claim_texts: dict[int, list[str]] = {}
     for claim in claims:
         nums = []
@@ -106,9 +144,28 @@ def render(
             # marker before the closing punctuation: "... 93,000 people [1]."
             m = re.search(r"[.!?]+$", text)
             text = f"{text[:m.start()]} {marks}{text[m.start():]}" if m else f"{text} {marks}"
+        if claim.label:
+            text = f"**{claim.label}**: {text}"
+        if claim.heading:
+            parts.append(f"\n\n**{claim.heading}**\n")
+        if claim.bullet:
+            text = f"\n- {text}"
+        elif parts and parts[-1].startswith("\n- "):
+            text = f"\n\n{text}"
         parts.append(text)
     citations = []
     for ref, n in sorted(order.items(), key=lambda kv: kv[1]):
         got = spans(" ".join(claim_texts[ref]), ref) if spans else ()
         citations.append(Citation(n, passages[ref], got))
-    return " ".join(parts), citations
+    return _join(parts), citations
+
+
+def _join(parts: Sequence[str]) -> str:
+    """Sentences joined by spaces; bullets and headings on their own lines."""
+    out = ""
+    for part in parts:
+        if part.startswith("\n") or not out or out.endswith("\n"):
+            out += part
+        else:
+            out += " " + part
+    return re.sub(r"\n{3,}", "\n\n", out).strip()

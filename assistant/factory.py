@@ -11,6 +11,7 @@ from langchain_core.embeddings import Embeddings
 from assistant.backends import BackendConfig, describe_failure, make_chat_model
 from assistant.evidence import EvidenceScorer
 from assistant.pipeline import Assistant
+from assistant.profiles import limits_for
 from assistant.settings import Settings
 from corpus.errors import SourcechatError
 from index import (
@@ -135,16 +136,18 @@ def build_assistant(settings: Settings | None = None,
                                  dense_weight=settings.dense_weight,
                                  keyword_weight=settings.keyword_weight)
 
-    config = BackendConfig(
-        models_dir=settings.models_dir, max_new_tokens=settings.max_new_tokens,
-        base_url=settings.llm_base_url, timeout=settings.llm_timeout,
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None)
+    def config_for(backend: str) -> BackendConfig:
+        return BackendConfig(
+            models_dir=settings.models_dir,
+            max_new_tokens=limits_for(backend, settings).max_new_tokens,
+            base_url=settings.llm_base_url, timeout=settings.llm_timeout,
+            api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None)
 
     def model_factory(backend: str):
-        return make_chat_model(backend, config)
+        return make_chat_model(backend, config_for(backend))
 
     def explain(backend: str, err: BaseException) -> str:
-        return describe_failure(backend, config, err)
+        return describe_failure(backend, config_for(backend), err)
 
     scorer = EvidenceScorer(embeddings, idf=keyword.idf, gate_weights=settings.gate_weights,
                             stored_vectors=store.sentence_vectors)

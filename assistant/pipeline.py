@@ -1,9 +1,13 @@
 """The assistant: question (+ history) -> retrieved passages -> gated, grounded, cited answer.
 
-Trust comes first. An answer is given only when the retrieved passages match the
-question well enough (the relevance gate); an LLM answer is kept only when its
-content is found in the passages, otherwise the best supporting sentences are
-quoted instead; every sentence of the answer cites a passage that was retrieved.
+Trust comes first. A question is first read for its kind (`kinds`): lookups, lists
+and explanations are answered from retrieved passages, and only when they match
+the question well enough (the relevance gate); questions about documents as a
+whole go to `documents`. A model's answer is checked sentence by sentence
+(`grounding`): unsupported sentences are removed; the small embedded model's
+sentences must also keep what their evidence says, else it is quoted; without a
+model the best supporting sentences are quoted. Every sentence of an answer
+cites a passage.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from assistant.citations import MARKER, Answer, Claim, attribute, parse_markers, render
+from assistant.citations import MARKER, Answer, Claim, attribute, render
 from assistant.conversation import (
     accept_rewrite,
     check_history,
@@ -24,28 +28,35 @@ from assistant.conversation import (
     recent_history,
     standalone_query,
 )
+from assistant.documents import DocumentAnswers
 from assistant.evidence import (
     Evidence,
     EvidenceScorer,
     Relevance,
     best_passage,
-    support,
     supporting_spans,
 )
-from assistant.prompts import format_sources, prompt
+from assistant.grounding import Grounding, keeps_evidence
+from assistant.kinds import COLLECTION, COMPARE, EXPLAIN, LIST, LOOKUP, WHOLE_DOCUMENT, classify
+from assistant.profiles import AnswerLimits, limits_for
+from assistant.prompts import prompt
 from assistant.settings import Settings
+from assistant.writer import Draft, Writer
 from corpus import SAMPLE_DIR
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
-from corpus.text import content_terms, sentences
+from corpus.text import Sentence, content_terms, sentences, words
 from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest, remove_sources
+from index.store import chunk_sentences
 
 MAX_QUESTION_CHARS = 2000
-LLM_PASSAGES = 3           # passages shown to the LLM (a 135M model loses its way in more)
-MAX_ANSWER_SENTENCES = 2
 EXTRACTIVE_SENTENCES = 3   # at most this many quoted sentences in an extractive answer
 CLOSE_SCORE = 0.9          # ... each scoring at least this share of the best one
-FOCUS_CHARS = 500          # per passage shown to the LLM: long passages become their best sentences
-MIN_GROUNDING = 0.75       # share of an LLM sentence's content terms that must be in the passages
+GATHER_SENTENCES = 6       # a list quotes up to this many (an explanation two fewer)
+LIST_CLOSE = 0.8           # ... each scoring at least this share of the best one
+EXPLAIN_CLOSE = 0.85
+EXPLAIN_READ_ON = 2        # an explanation quotes this many sentences after its best one
+MIN_WORDS = 6              # shorter lines (captions, bylines) are not gathered into lists
+DOCUMENT_LEVEL = (*WHOLE_DOCUMENT, COLLECTION, COMPARE)
 
 
 class Assistant:
@@ -63,6 +74,7 @@ class Assistant:
         self._models: dict[str, BaseChatModel | None] = {settings.llm: chat_model}
         self._model_factory = model_factory
         self._explain = explain or (lambda backend, err: f"The {backend} backend failed: {err}")
+        self.documents = DocumentAnswers(settings, store, retriever, scorer)
 
     def chat_model_for(self, backend: str | None) -> BaseChatModel | None:
         """The chat model of a backend name (None: the configured one); built once."""
@@ -146,48 +158,89 @@ class Assistant:
                backend: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text as it is generated (str pieces), then the final Answer.
 
-        The final Answer is authoritative: when the generated text fails the grounding
-        check it is replaced by quoted evidence, so a UI must show the final text.
+        The final Answer is authoritative: sentences the sources do not support are
+        removed (or the evidence quoted instead), so a UI must show the final text.
         """
         question = _check_question(question)
         history = check_history(history)
+        name = backend or self.settings.llm
         chat_model = self.chat_model_for(backend)
+        limits = limits_for(name, self.settings)
+        writer = Writer(chat_model, lambda err: self._explain(name, err)) if chat_model else None
         query = self._standalone(question, history, chat_model)
-        passages = self.retrieve(query, k, sources)
-        evidence = self.scorer.evidence(query, passages)
-        relevance = self.scorer.relevance(query, passages, evidence)
-        if relevance.score < self.settings.min_relevance:
-            yield self._declined(question, query)
+        intent = classify(query)
+        self.ensure_indexed()
+        if intent.kind in DOCUMENT_LEVEL:
+            yield from self.documents.answer(intent, question, query, tuple(sources or ()),
+                                             writer, limits)
             return
+        k = k or self.settings.k
+        gathers = intent.kind in (LIST, EXPLAIN)
+        # lists and explanations gather from more passages; the gate reads the top k
+        passages = self.retrieve(query, max(k, 2 * self.settings.k) if gathers else k, sources)
+        evidence = self.scorer.evidence(query, passages[:k])
+        relevance = self.scorer.relevance(query, passages[:k], evidence)
+        if relevance.score < self.settings.min_relevance:
+            yield self._declined(question, query, intent.kind, sources)
+            return
+        if gathers:
+            evidence = self.scorer.evidence(query, passages)
 
         claims: list[Claim] = []
-        if chat_model is not None:
-            shown = passages[:LLM_PASSAGES]
-            pieces: list[str] = []
-            excerpts = [focus(p.text, [e for e in evidence if e.passage == i])
-                         for i, p in enumerate(shown)]
-            grounding = Grounding(shown)
-            stream = self._generate(chat_model, question, excerpts, backend or self.settings.llm)
-            for piece in stream:
-                pieces.append(piece)
-                yield piece
-                if _enough(pieces, grounding):
-                    stream.close()  # stops generation: it has answered, or gone astray
-                    break
-            generated = "".join(pieces).strip()
-            if _says_not_found(generated) and relevance.lexical < 0.5:
-                yield self._declined(question, query)
+        dropped = 0
+        if writer is not None and (limits.writes_summaries or not gathers):
+            draft = None
+            for event in self._write(writer, limits, question, passages, evidence):
+                if isinstance(event, Draft):
+                    draft = event
+                else:
+                    yield event
+            assert draft is not None
+            if draft.not_found and relevance.lexical < 0.5:
+                yield self._declined(question, query, intent.kind, sources)
                 return
-            claims = self._grounded_claims(generated, grounding, len(shown), question)
+            claims, dropped = draft.claims, draft.dropped
+            if not limits.writes_summaries:  # the small model: restate, or quote instead
+                claims = self._restated(claims, passages, evidence, question)
         if not claims:
-            claims = self._extractive_claims(evidence, passages)
+            claims = self._extractive_claims(evidence, passages, intent.kind)
         if not claims:
-            yield self._declined(question, query)
+            yield self._declined(question, query, intent.kind, sources)
             return
         claims = attribute(claims, lambda text: best_passage(text, passages))
         text, citations = render(
             claims, passages, lambda text, i: supporting_spans(text, passages[i]))
-        yield Answer(text, True, citations, question, query)
+        yield Answer(text, True, citations, question, query, intent.kind,
+                     tuple(sources or ()), dropped)
+
+    def _write(self, writer: Writer, limits: AnswerLimits, question: str,
+               passages: Sequence[Passage], evidence: Sequence[Evidence]) -> Iterator:
+        """The model answers over the passages its limits allow (cut to their best
+        sentences beyond `llm_passage_chars`); the small model is stopped early."""
+        shown = passages[: limits.llm_passages]
+        texts = [focus(p.text, [e for e in evidence if e.passage == i], limits.llm_passage_chars)
+                 for i, p in enumerate(shown)]
+        if limits.writes_summaries:
+            return writer.write(prompt("system_full"), question, shown, texts)
+        grounding = Grounding(shown)
+        return writer.write(prompt("system"), question, shown, texts,
+                            stop=lambda text: _enough(text, grounding,
+                                                      limits.max_answer_sentences))
+
+    def _restated(self, claims: Sequence[Claim], passages: Sequence[Passage],
+                  evidence: Sequence[Evidence], question: str) -> list[Claim]:
+        """The small model's sentences, each kept only when it keeps what its evidence
+        sentence says about the question; otherwise that evidence sentence is quoted."""
+        out: list[Claim] = []
+        quoted: set[str] = set()
+        for claim in claims:
+            ev = _evidence_of(claim, evidence)
+            if ev is None or keeps_evidence(claim.text, ev.sentence.text, question):
+                out.append(claim)
+            elif ev.sentence.text not in quoted:
+                quoted.add(ev.sentence.text)
+                out.append(Claim(ev.sentence.text, (ev.passage,)))
+        return out
 
     # -- internals ---------------------------------------------------------------------------
     def _standalone(self, question: str, history: list[dict],
@@ -216,68 +269,55 @@ class Assistant:
                 return rewritten
         return standalone_query(question, history, self.settings.history_turns)
 
-    def _generate(self, chat_model: BaseChatModel, question: str,
-                  excerpts: Sequence[str], backend: str) -> Iterator[str]:
-        messages = [
-            SystemMessage(prompt("system")),
-            HumanMessage(prompt("question").format(
-                sources=format_sources(list(excerpts)), question=question)),
-        ]
-        try:
-            for chunk in chat_model.stream(messages):
-                if chunk.content:
-                    yield str(chunk.content)
-        except SourcechatError:
-            raise
-        except Exception as err:  # a backend down or failing mid-answer: say so, in one line
-            raise BackendError(self._explain(backend, err)) from err
-
-    def _grounded_claims(self, generated: str, grounding: Grounding,
-                         n_passages: int, question: str) -> list[Claim]:
-        """The LLM's sentences, kept only if every finished one is grounded in the passages
-        and together they say something the question did not (not just "1959-1984").
-
-        One invented sentence discredits the whole draft: then nothing is kept and the
-        caller quotes the evidence instead. An unfinished last sentence (the length
-        cap cut it) is dropped.
-        """
-        if not generated or _says_not_found(generated):
-            return []
-        claims = parse_markers(generated, n_passages)
-        if len(claims) > 1 and not re.search(r"[.!?][\"'”’)]*$", claims[-1].text):
-            claims = claims[:-1]
-        asked = set(content_terms(question))
-        if not any(set(content_terms(c.text)) - asked for c in claims):
-            return []  # only echoes the question's own words
-        return claims if all(grounding.supports(c.text) for c in claims) else []
-
-    def _extractive_claims(self, evidence: Sequence[Evidence],
-                           passages: Sequence[Passage]) -> list[Claim]:
-        """The best supporting sentences quoted verbatim: the best one, and up to two more
-        that score nearly as well (when the evidence is split, show all of it), in the
-        order they appear in the documents."""
+    def _extractive_claims(self, evidence: Sequence[Evidence], passages: Sequence[Passage],
+                           kind: str = LOOKUP) -> list[Claim]:
+        """The best supporting sentences quoted verbatim, in the order they appear in the
+        documents: for a lookup the best one and up to two more that score nearly as well
+        (when the evidence is split, show all of it). A list gathers more of them, from
+        every passage that holds one, plus the enumeration that follows a sentence
+        announcing it ("... and three other organizations said" -> the one naming them);
+        an explanation reads on from its best sentence to the end of its paragraph."""
+        if kind in (LIST, EXPLAIN):
+            evidence = [e for e in evidence if len(words(e.sentence.text)) >= MIN_WORDS]
         if not evidence:
             return []
+        most, close = EXTRACTIVE_SENTENCES, CLOSE_SCORE
+        if kind == LIST:
+            most, close = GATHER_SENTENCES, LIST_CLOSE
+        elif kind == EXPLAIN:
+            most, close = GATHER_SENTENCES - 2, EXPLAIN_CLOSE
         best = evidence[0]
-        chosen = [best]
-        seen = {best.sentence.text}
+        chosen = [(best.passage, best.sentence)]
         for e in evidence[1:]:
-            if len(chosen) >= EXTRACTIVE_SENTENCES or e.score < CLOSE_SCORE * best.score:
+            if len(chosen) >= most or e.score < close * best.score:
                 break
-            if e.sentence.text not in seen:
-                chosen.append(e)
-                seen.add(e.sentence.text)
-        chosen.sort(key=lambda e: (passages[e.passage].source, passages[e.passage].page or 0,
-                                   passages[e.passage].start + e.sentence.start))
-        return [Claim(e.sentence.text, (e.passage,)) for e in chosen]
+            chosen.append((e.passage, e.sentence))
+        if kind == LIST:
+            chosen += [(i, nxt) for i, s in chosen
+                       for nxt in _following(passages[i].text, s, 1, paragraph=False)
+                       if _enumerates(nxt.text)]
+        elif kind == EXPLAIN:
+            chosen += [(best.passage, nxt) for nxt in
+                       _following(passages[best.passage].text, best.sentence, EXPLAIN_READ_ON)]
+        unique = {}
+        for i, s in chosen:
+            key = (passages[i].source, passages[i].page, passages[i].start + s.start)
+            if key not in unique and s.text not in {x.text for _, x in unique.values()}:
+                unique[key] = (i, s)
+        ordered = [unique[key] for key in sorted(unique, key=lambda x: (x[0], x[1] or 0, x[2]))]
+        bullets = kind == LIST and len(ordered) > 1
+        return [Claim(s.text, (i,), bullets) for i, s in ordered]
 
-    def _declined(self, question: str, query: str) -> Answer:
-        return Answer(prompt("declined"), False, [], question, query)
+    def _declined(self, question: str, query: str, kind: str = LOOKUP,
+                  sources: Sequence[str] | None = None) -> Answer:
+        return Answer(prompt("declined"), False, [], question, query, kind,
+                      tuple(sources or ()))
 
 
-def focus(text: str, evidence: Sequence[Evidence], limit: int = FOCUS_CHARS) -> str:
-    """The passage itself when short; else its best sentences, in text order, with '…'."""
-    if len(text) <= limit or not evidence:
+def focus(text: str, evidence: Sequence[Evidence], limit: int) -> str:
+    """The passage itself when short (or `limit` is 0); else its best sentences, in text
+    order, with '…'."""
+    if not limit or len(text) <= limit or not evidence:
         return text
     chosen: list[Evidence] = []
     size = 0
@@ -301,36 +341,55 @@ def _check_question(question: str) -> str:
     return question
 
 
-class Grounding:
-    """What the passages shown to the model contain: built once per answer, checked per token."""
+def _evidence_of(claim: Claim, evidence: Sequence[Evidence]) -> Evidence | None:
+    """The sentence of the cited passage(s) that supports a claim best."""
+    claim_terms = set(content_terms(claim.text))
+    if not claim_terms:
+        return None
+    best, best_share = None, 0.0
+    for e in evidence:
+        if claim.refs and e.passage not in claim.refs:
+            continue
+        share = len(claim_terms & set(content_terms(e.sentence.text))) / len(claim_terms)
+        if share > best_share:
+            best, best_share = e, share
+    return best
 
-    def __init__(self, passages: Sequence[Passage]):
-        self.text = "\n".join(p.text for p in passages)
-        self.numbers = {w for w in content_terms(self.text) if w.isdigit()}
 
-    def numbers_found(self, text: str) -> bool:
-        """Every number in `text` appears in the passages (where small models invent)."""
-        return all(w in self.numbers for w in content_terms(text) if w.isdigit())
+def _following(text: str, sentence: Sentence, n: int,
+               paragraph: bool = True) -> list[Sentence]:
+    """Up to n sentences after `sentence` in a passage (in the same paragraph)."""
+    out = []
+    for s in chunk_sentences(text):
+        if s.start < sentence.end:
+            continue
+        gap = text[sentence.end if not out else out[-1].end:s.start]
+        if (paragraph and "\n\n" in gap) or len(out) >= n:
+            break
+        out.append(s)
+    return out
 
-    def supports(self, sentence: str) -> bool:
-        """Enough of the sentence's content terms, and all its numbers, are in the passages."""
-        return support(sentence, self.text) >= MIN_GROUNDING and self.numbers_found(sentence)
+
+def _enumerates(text: str) -> bool:
+    """A sentence that names several things: three or more items in a comma list ending in
+    'and'/'or', most of them capitalized names ("A, B, C and D")."""
+    m = re.search(r"((?:[^,;]+,\s*){2,}[^,;]*?\b(?:and|or)\b)", text)
+    if not m:
+        return False
+    items = [x.strip() for x in re.split(r",|\band\b|\bor\b", m.group(1)) if x.strip()]
+    named = sum(bool(re.match(r"(?:the\s+|The\s+)?[A-Z]", x)) for x in items)
+    return len(items) >= 3 and named >= 2
 
 
-def _enough(pieces: list[str], grounding: Grounding) -> bool:
-    """Stop early once two sentences are done, a finished sentence is not grounded, or a
-    finished number is not in the passages (the draft will be discarded anyway)."""
-    text = "".join(pieces)
+def _enough(text: str, grounding: Grounding, max_sentences: int) -> bool:
+    """Stop the small model early once its sentences are done, it starts a new line, a
+    finished sentence is not grounded, or a finished number is not in the passages (the
+    draft would be discarded anyway)."""
     done = [s.text for s in sentences(text)][:-1]  # the last one may still be growing
     if "\n" in text.strip():
         return True
-    if len(done) >= MAX_ANSWER_SENTENCES:
+    if len(done) >= max_sentences:
         return True
     if not grounding.numbers_found(re.sub(r"\S*$", "", text)):  # minus the word being written
         return True
-    return any(support(MARKER.sub("", s), grounding.text) < MIN_GROUNDING for s in done)
-
-
-def _says_not_found(text: str) -> bool:
-    t = text.strip().lower()
-    return t.startswith("not found") or "not found" in t[:40] or t.startswith("i don't know")
+    return any(not grounding.supports(MARKER.sub("", s)) for s in done)

@@ -51,7 +51,28 @@ class Settings(BaseSettings):
         (1.0, 0.236, 0.108), description="Relevance gate: weights of (best sentence cosine, "
         "passage term coverage, sentence term coverage); calibrated with "
         "bench/calibrate_gate.py.")
-    max_new_tokens: int = Field(40, ge=8, le=2048, description="LLM answer length cap.")
+    max_new_tokens: int | None = Field(
+        None, ge=8, le=8192, description="LLM answer length cap in tokens (default per "
+        "backend: 40 embedded, 700 ollama/openai/llamacpp).")
+    llm_passages: int | None = Field(
+        None, ge=1, le=50, description="Passages shown to the LLM per question (default per "
+        "backend: 3 embedded, 8 others).")
+    llm_passage_chars: int | None = Field(
+        None, ge=0, description="Longer passages are cut to their best sentences for the LLM; "
+        "0 shows whole passages (default per backend: 500 embedded, 0 others).")
+    max_answer_sentences: int | None = Field(
+        None, ge=1, le=100, description="Sentences or bullets an LLM answer may keep (default "
+        "per backend: 2 embedded, 12 others).")
+    llm_context_chars: int | None = Field(
+        None, ge=500, description="Source text per LLM request; a longer document is "
+        "summarized part by part, then from the parts' notes (default per backend: 1500 "
+        "embedded, 12000 others).")
+    summary_points: int = Field(
+        10, ge=1, le=50, description="Most points in a summary, overview or key points "
+        "answer (a short document gets fewer).")
+    overview_documents: int = Field(
+        30, ge=1, le=500, description="Documents listed, one cited line each, by a collection "
+        "overview (\"What do my documents cover?\").")
     model_cache_dir: Path | None = Field(
         None, description="Where converted models are cached (default DATA_DIR/models).")
     history_turns: int = Field(6, ge=0, description="Past messages used for follow-ups.")

@@ -335,6 +335,13 @@ class ChunkStore(VectorStore):
             offset += _PAGE
         return [(s, titles[s], counts[s]) for s in sorted(counts)]
 
+    def document(self, source: str) -> list[Passage]:
+        """Every chunk of one document, in document order (page, then offset)."""
+        got = self.collection.get(where={"source": source}, include=["documents", "metadatas"])
+        passages = [Passage.from_document(Document(page_content=t, metadata=m), 0.0)
+                    for t, m in zip(got["documents"], got["metadatas"], strict=True)]
+        return sorted(passages, key=lambda p: (p.page or 0, p.start))
+
     def get(self, ids: Sequence[str]) -> list[Passage]:
         """Stored chunks by id (score 0), in the order asked."""
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])

@@ -15,8 +15,8 @@ from assistant.backends import BackendConfig, describe_failure, parse_backend
 from corpus.errors import BackendError
 from tests.conftest import SAMPLE_QUESTION
 
-CONFIG = BackendConfig(models_dir="/nonexistent", base_url="http://127.0.0.1:9", timeout=7,
-                       api_key="sk-secret-123")
+CONFIG = BackendConfig(models_dir="/nonexistent", max_new_tokens=160,
+                       base_url="http://127.0.0.1:9", timeout=7, api_key="sk-secret-123")
 
 
 @pytest.mark.parametrize("spec, kind, target", [
