@@ -149,10 +149,11 @@ _AUX = frozenset("is are was were do does did has have had can could will would 
 def _asks_for_plural(q: str) -> bool:
     """'Which organizations wrote...', 'What other countries...': the noun asked for is
     plural (its first or second word after which/what), so the answer is several items."""
-    m = re.search(r"\b(which|what)\s+(\w+)(?:\s+(\w+))?", q, re.I)
+    m = re.search(r"\b(which|what)\s+(\w+)(?:\s+(\w+))?(?:\s+(\w+))?", q, re.I)
     if not m:
         return False
     first, second = m.group(2).lower(), (m.group(3) or "").lower()
+    third = (m.group(4) or "").lower()
     if first in _AUX:
         return False
 
@@ -160,7 +161,9 @@ def _asks_for_plural(q: str) -> bool:
         return (len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is"))
                 and w not in _NOT_PLURAL)
 
-    return plural(first) or (second not in _AUX and plural(second) and first not in _AUX)
+    # "which European countries joined": the second word, when a verb follows it
+    verb_next = third in _AUX or third.endswith("ed") or third in ("that", "who", "which", "")
+    return plural(first) or (plural(second) and verb_next)
 
 
 def _subject_text(q: str) -> str:
