@@ -31,7 +31,9 @@ WHOLE_DOCUMENT = (SUMMARY, OVERVIEW, KEY_POINTS)
 # Nouns that name a document rather than a subject.
 _DOC_NOUNS = (r"documents?|docs?|files?|texts?|articles?|reports?|letters?|papers?|pages?|"
               r"sources?|materials?|collection|corpus|library|notes?|pdfs?|chapters?|"
-              r"sections?|releases?|memos?|books?|stor(?:y|ies)|passages?|uploads?")
+              r"sections?|releases?|memos?|books?|stor(?:y|ies)|passages?|uploads?|contracts?|"
+              r"manuals?|slides?|decks?|emails?|records?|transcripts?|minutes|policies|"
+              r"specs?|specifications?|studies|study|essays?|theses|thesis")
 _DOC_REF = (r"(?:the|this|that|these|those|my|our|your|all|each|every)\s+(?:\w+\s+)?"
             rf"(?:{_DOC_NOUNS})\b")
 
@@ -42,8 +44,8 @@ _OVERVIEW = re.compile(
     r"(what|who)('s| is| are| was| were)\s+" + _DOC_REF + r"\s+(about|for)|"
     r"what (is|are|was|were) (it|they) about|"
     r"tell me (about|everything about|more about)|"
-    r"what do(es)?\s+" + _DOC_REF
-    + r"\s+(say|tell|cover|discuss|contain|mention)\w*\s+(about|on|regarding)|"
+    r"what do(es)?\s+(the|this|that|these|those|my|our|your|all)\s+(\w+\s+){0,2}?"
+    r"(say|tell|cover|discuss|contain|mention|state|write|report)\w*\s+(about|on|regarding)|"
     r"what (is|are) (known|said|written) about|what can you tell me about)", re.I)
 _KEY_POINTS = re.compile(
     r"\b((key|main|major|central|core|important|principal|essential|chief|primary)\s+"
