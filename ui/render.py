@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 from assistant import Answer, Citation
 
@@ -11,9 +12,21 @@ _MARKER = re.compile(r"\[(\d+)\]")
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The answer text; each [n] links to source n in the sources view."""
+    """The answer text; each [n] links to source n in the sources view; a note when
+    sentences the sources do not support were removed."""
     text = html.escape(answer.text, quote=False)
-    return _MARKER.sub(lambda m: f'<a href="#src-{m.group(1)}">[{m.group(1)}]</a>', text)
+    text = _MARKER.sub(lambda m: f'<a href="#src-{m.group(1)}">[{m.group(1)}]</a>', text)
+    note = removed_note(answer)
+    return f"{text}\n\n<small><i>{note}</i></small>" if note else text
+
+
+def removed_note(answer: Answer) -> str:
+    """'1 sentence not supported by the sources was removed.' (empty when none was)."""
+    n = answer.dropped
+    if not n:
+        return ""
+    return (f"{n} sentence{'s' if n > 1 else ''} not supported by the sources "
+            f"{'were' if n > 1 else 'was'} removed.")
 
 
 def highlighted(citation: Citation) -> str:
@@ -38,6 +51,9 @@ def sources_html(answer: Answer | None) -> str:
     if answer.query and answer.query != answer.question:
         parts.append(f'<div class="sc-query">Searched for: <i>{html.escape(answer.query)}</i>'
                      "</div>")
+    if answer.scope:
+        names = ", ".join(html.escape(Path(s).name) for s in answer.scope)
+        parts.append(f'<div class="sc-query">Limited to: {names}</div>')
     if not answer.found:
         parts.append('<div class="sc-empty">No passage in the documents answers this.</div>')
     for c in answer.citations:
@@ -45,7 +61,7 @@ def sources_html(answer: Answer | None) -> str:
         parts.append(
             f'<div class="sc-source" id="src-{c.n}">'
             f'<div class="sc-head"><span class="sc-n">[{c.n}]</span> '
-            f"<b>{html.escape(p.name)}</b> · score {p.score:.2f} · chars {p.start}–{p.end}</div>"
+            f"<b>{html.escape(p.name)}</b>{_score(p.score)} · chars {p.start}–{p.end}</div>"
             f'<div class="sc-text">{highlighted(c)}</div></div>')
     return "\n".join(parts)
 
@@ -55,9 +71,15 @@ def sources_markdown(answer: Answer) -> str:
     lines = []
     for c in answer.citations:
         p = c.passage
-        lines.append(f"**[{c.n}] {html.escape(p.name)}** · score {p.score:.2f}\n\n"
+        lines.append(f"**[{c.n}] {html.escape(p.name)}**{_score(p.score)}\n\n"
                      f"<blockquote>{highlighted(c)}</blockquote>")
     return "\n\n".join(lines)
+
+
+def _score(score: float) -> str:
+    """' · score 0.83' for a retrieved passage; nothing for one read as part of a whole
+    document (a summary reads every passage: no retrieval score)."""
+    return f" · score {score:.2f}" if score else ""
 
 
 CSS = """
