@@ -26,7 +26,7 @@ from assistant.prompts import prompt
 from assistant.scope import covers, display_name, name_terms, named_documents
 from assistant.selection import representative
 from assistant.settings import Settings
-from assistant.writer import Draft, Writer
+from assistant.writer import Draft, Writer, document_paragraphs, paragraphs
 from index import ChunkStore, Passage, PassageRetriever
 
 SUBJECT_K = 12          # passages searched for a subject (coverage, and what is said of it)
@@ -118,6 +118,7 @@ class DocumentAnswers:
                 continue
             heading = display_name(source, doc[0].title) if several else ""
             if writer is not None:
+                doc = document_paragraphs(doc)
                 drafted: list[Claim] = []
                 for event in self._write_summary(writer, question, doc, per_doc, limits):
                     if isinstance(event, Draft):
@@ -154,7 +155,7 @@ class DocumentAnswers:
             for event in writer.write(prompt("notes").format(points=per_part), question, part):
                 if isinstance(event, Draft):
                     notes += [Claim(c.text, tuple(offset + r for r in c.refs)) for c in
-                              event.claims]
+                              _spread(event.claims, per_part)]
         if not notes:
             yield Draft()
             return
@@ -227,7 +228,7 @@ class DocumentAnswers:
             yield Composed(intent.kind)
             return
         if writer is not None:
-            shown = held[: limits.llm_passages]
+            shown = paragraphs(held[: limits.llm_passages])
             draft = None
             for event in writer.write(prompt("system_full"), question, shown):
                 if isinstance(event, Draft):

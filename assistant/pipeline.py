@@ -41,7 +41,7 @@ from assistant.kinds import COLLECTION, COMPARE, EXPLAIN, LIST, LOOKUP, WHOLE_DO
 from assistant.profiles import AnswerLimits, limits_for
 from assistant.prompts import prompt
 from assistant.settings import Settings
-from assistant.writer import Draft, Writer
+from assistant.writer import Draft, Writer, paragraphs
 from corpus import SAMPLE_DIR
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
 from corpus.text import Sentence, content_terms, sentences, words
@@ -55,6 +55,7 @@ GATHER_SENTENCES = 6       # a list quotes up to this many (an explanation two f
 LIST_CLOSE = 0.8           # ... each scoring at least this share of the best one
 EXPLAIN_CLOSE = 0.85
 EXPLAIN_READ_ON = 2        # an explanation quotes this many sentences after its best one
+SHOW_CLOSE = 0.6           # a capable model reads passages scoring within this of the best
 MIN_WORDS = 6              # shorter lines (captions, bylines) are not gathered into lists
 DOCUMENT_LEVEL = (*WHOLE_DOCUMENT, COLLECTION, COMPARE)
 
@@ -190,7 +191,8 @@ class Assistant:
         dropped = 0
         if writer is not None and (limits.writes_summaries or not gathers):
             draft = None
-            for event in self._write(writer, limits, question, passages, evidence):
+            shown = self._shown(limits, passages, evidence)
+            for event in self._write(writer, limits, question, shown, evidence):
                 if isinstance(event, Draft):
                     draft = event
                 else:
@@ -199,9 +201,11 @@ class Assistant:
             if draft.not_found and relevance.lexical < 0.5:
                 yield self._declined(question, query, intent.kind, sources)
                 return
-            claims, dropped = draft.claims, draft.dropped
+            claims, dropped = draft.claims[: limits.max_answer_sentences], draft.dropped
             if not limits.writes_summaries:  # the small model: restate, or quote instead
                 claims = self._restated(claims, passages, evidence, question)
+            elif claims:
+                passages = shown  # a capable model's claims cite the paragraphs it was shown
         if not claims:
             claims = self._extractive_claims(evidence, passages, intent.kind)
         if not claims:
@@ -213,15 +217,30 @@ class Assistant:
         yield Answer(text, True, citations, question, query, intent.kind,
                      tuple(sources or ()), dropped)
 
+    def _shown(self, limits: AnswerLimits, passages: Sequence[Passage],
+               evidence: Sequence[Evidence]) -> list[Passage]:
+        """What the model reads: the small model the top passages (cut to their best
+        sentences); a capable one every passage whose best sentence scores within
+        SHOW_CLOSE of the best (no distractors), up to its limit, as whole paragraphs."""
+        if not limits.writes_summaries or not evidence:
+            return list(passages[: limits.llm_passages])
+        best: dict[int, float] = {}
+        for e in evidence:
+            best.setdefault(e.passage, e.score)
+        top = evidence[0].score
+        relevant = [p for i, p in enumerate(passages) if best.get(i, 0.0) >= SHOW_CLOSE * top]
+        relevant = relevant[: limits.llm_passages]
+        return paragraphs(relevant) if not limits.llm_passage_chars else relevant
+
     def _write(self, writer: Writer, limits: AnswerLimits, question: str,
-               passages: Sequence[Passage], evidence: Sequence[Evidence]) -> Iterator:
-        """The model answers over the passages its limits allow (cut to their best
+               shown: Sequence[Passage], evidence: Sequence[Evidence]) -> Iterator:
+        """The model answers over what it is shown (long passages cut to their best
         sentences beyond `llm_passage_chars`); the small model is stopped early."""
-        shown = passages[: limits.llm_passages]
         texts = [focus(p.text, [e for e in evidence if e.passage == i], limits.llm_passage_chars)
                  for i, p in enumerate(shown)]
         if limits.writes_summaries:
-            return writer.write(prompt("system_full"), question, shown, texts)
+            return writer.write(prompt("system_full"), question, shown,
+                                texts if limits.llm_passage_chars else None)
         grounding = Grounding(shown)
         return writer.write(prompt("system"), question, shown, texts,
                             stop=lambda text: _enough(text, grounding,

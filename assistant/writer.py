@@ -10,8 +10,9 @@ token budget removed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -38,6 +39,50 @@ class Draft:
         t = self.text.strip().lower()
         return t.startswith("not found") or "not found" in t[:40] or t.startswith(
             "i don't know")
+
+
+def paragraphs(passages: Sequence[Passage]) -> list[Passage]:
+    """The passages as a capable model is shown them: each paragraph of each chunk its own
+    numbered source, so a citation points at the paragraph that holds the sentence;
+    offsets stay exact (`text == document[start:end]`)."""
+    out: list[Passage] = []
+    for p in passages:
+        pos = 0
+        for block in re.split(r"(\n\s*\n)", p.text):
+            if block.strip() and not re.fullmatch(r"\n\s*\n", block):
+                lead = len(block) - len(block.lstrip())
+                text = block.strip()
+                start = p.start + pos + lead
+                out.append(replace(p, text=text, start=start, end=start + len(text)))
+            pos += len(block)
+    return out
+
+
+def document_paragraphs(chunks: Sequence[Passage]) -> list[Passage]:
+    """A whole document's paragraphs, from its chunks in order: the overlapping chunks are
+    stitched back by their offsets (the whitespace between two chunks is restored as
+    blank lines), then cut at blank lines. Each paragraph keeps the id of the chunk it
+    starts in."""
+    out: list[Passage] = []
+    by_page: dict[int | None, list[Passage]] = {}
+    for c in chunks:
+        by_page.setdefault(c.page, []).append(c)
+    for group in by_page.values():
+        text, base, owners = "", group[0].start, []
+        for c in sorted(group, key=lambda c: c.start):
+            end = base + len(text)
+            if c.end <= end:
+                continue
+            if c.start > end:
+                gap = c.start - end
+                text += "\n" * gap if gap >= 2 else " "
+            owners.append((base + len(text), c))
+            text += c.text[max(0, base + len(text) - c.start):]
+        stitched = replace(group[0], text=text, start=base, end=base + len(text))
+        for para in paragraphs([stitched]):
+            owner = next((c for pos, c in reversed(owners) if pos <= para.start), group[0])
+            out.append(replace(para, id=owner.id))
+    return out
 
 
 class Writer:
