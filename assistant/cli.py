@@ -55,12 +55,18 @@ def parser() -> argparse.ArgumentParser:
     rm.add_argument("source", help="full source path, or a file name that is unique")
 
     ev = sub.add_parser("eval", help="measure retrieval, answers and declining on a file")
-    ev.add_argument("file", help="SQuAD-format JSON, or seed-questions JSON lines")
+    ev.add_argument("file", help="SQuAD-format JSON, seed-questions JSON lines, or "
+                    "document-questions JSON lines (items with `nuggets`)")
     ev.add_argument("--k", type=int, nargs="+", default=[1, 3, 5, 10], dest="ks")
     ev.add_argument("--answers", type=int, default=100, help="questions to answer (EM/F1)")
     ev.add_argument("--max-questions", type=int, help="cap the questions (quick runs)")
-    ev.add_argument("--llm", help="backend for the answers (default: the configured one)")
+    ev.add_argument("--llm", action="append", dest="llms", metavar="BACKEND",
+                    help="backend for the answers (default: the configured one); repeatable: "
+                    "document questions are answered by each, other files use the first")
     ev.add_argument("--llm-base-url", help="ollama/openai server URL")
+    ev.add_argument("--corpus-squad", metavar="PATH",
+                    help="document questions: the SQuAD file whose articles they are about "
+                    "(default: squad-dev-public.json beside the questions file)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -228,6 +234,10 @@ def _ask(assistant, args) -> int:
         print("\r\033[J", end="")
         print("\n" + "─" * 40)
     print(answer.text)
+    if answer.dropped:
+        n = answer.dropped
+        print(f"({n} sentence{'s' if n > 1 else ''} not supported by the sources "
+              f"{'were' if n > 1 else 'was'} removed.)")
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
@@ -235,7 +245,8 @@ def _ask(assistant, args) -> int:
             # the supporting sentences when known, else the passage's beginning
             quote = " … ".join(p.text[a:b] for a, b in c.spans) or p.text
             quote = " ".join(quote.split())
-            print(f"  [{c.n}] {p.name} (chars {p.start}-{p.end}, score {p.score:.2f})")
+            score = f", score {p.score:.2f}" if p.score else ""
+            print(f"  [{c.n}] {p.name} (chars {p.start}-{p.end}{score})")
             print(f"      {quote[:300]}{'…' if len(quote) > 300 else ''}")
     return EXIT_OK
 
@@ -246,10 +257,14 @@ def _eval(settings, args) -> int:
     if any(k < 1 for k in args.ks) or args.answers < 0:
         raise SourcechatError("--k values must be >= 1 and --answers >= 0")
     result = run_eval(args.file, settings, args.ks, args.answers, args.max_questions,
-                      progress=not args.quiet)
+                      progress=not args.quiet, backends=args.llms,
+                      corpus_squad=args.corpus_squad)
     result["file"] = args.file
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(result, ensure_ascii=False))
+        return EXIT_OK
+    if result.get("format") == "documents":
+        _print_document_eval(result)
         return EXIT_OK
     print(f"{result['questions']} answerable questions, {result['chunks']} chunks")
     print(f"{'k':>4}  {'recall':>7}  {'baseline':>8}  {'paragraph':>9}")
@@ -261,7 +276,39 @@ def _eval(settings, args) -> int:
     print(f"MRR {result['mrr']:.3f}; retrieval latency p50 {lat['p50']:.1f} ms, "
           f"p95 {lat['p95']:.1f} ms")
     print(f"answers ({result['answers']}, {result['answered']} answered): EM {result['em']:.3f}, "
-          f"F1 {result['f1']:.3f}, citation precision {result['citation_precision']:.3f}")
+          f"F1 {result['f1']:.3f}, contains gold {result['contains_gold']:.3f}, "
+          f"citation precision {result['citation_precision']:.3f}")
     print(f"declined: out-of-corpus {result['declined_unanswerable']:.3f}, "
           f"answerable (wrongly) {result['declined_answerable']:.3f}")
     return EXIT_OK
+
+
+def _print_document_eval(result: dict) -> None:
+    """Passes per kind (rows) and backend (columns), the overall count, the misses."""
+    backends = result["backends"]
+    table = result["by_backend_kind"]
+    print(f"{result['questions']} document questions, {result['documents']} documents "
+          f"({result['chunks']} chunks)")
+    width = max([len("kind"), *(len(k) for k in result["by_kind"])])
+
+    def line(label: str, cells: list[str]) -> str:
+        return f"{label:<{width}}" + "".join(f"  {c:>{max(len(b), 7)}}"
+                                             for b, c in zip(backends, cells, strict=True))
+
+    def cell(c: dict | None) -> str:
+        return f"{c['passed']}/{c['total']}" if c else "-"
+
+    print(line("kind", backends))
+    for kind in result["by_kind"]:
+        print(line(kind, [cell(table.get(b, {}).get(kind)) for b in backends]))
+    print(line("all", [cell(result["by_backend"].get(b)) for b in backends]))
+    overall = result["overall"]
+    print(f"overall {overall['passed']}/{overall['total']} passed ({overall['rate']:.1%})")
+    for b in backends:
+        rows = [r for r in result["results"] if r["backend"] == b]
+        misses = [r["id"] for r in rows if not r["passed"]]
+        if misses:
+            print(f"missed by {b}: {' '.join(misses)}")
+        errors = [r["error"] for r in rows if r["error"]]
+        if errors:
+            print(f"{b}: {len(errors)} failed, first: {errors[0]}", file=sys.stderr)

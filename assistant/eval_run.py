@@ -3,12 +3,15 @@
 Everything runs in one process on the same machine state: our hybrid retriever
 and the baseline (LangChain tutorial: recursive 1000/200 chunks, MiniLM, Chroma
 top-k) are measured side by side, in fresh collections of a temporary data dir.
+
+A document-questions file (JSON lines with `nuggets`) is measured instead on the
+sample document plus the SQuAD articles as files (`<title>.txt`), once per backend
+over one index: pass rates overall, per backend and per question kind.
 """
 
 from __future__ import annotations
 
 import random
-import re
 import shutil
 import tempfile
 import time
@@ -18,36 +21,56 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
+from assistant.backends import parse_backend
 from assistant.evaluation import (
+    DocumentQuestion,
     EvalQuestion,
     EvalSet,
-    contains_answer,
-    exact_match,
-    f1_score,
     first_hit,
+    is_document_questions,
+    judge_document,
+    load_document_questions,
     load_eval,
     percentile,
+    score_answer,
+    squad_articles,
+    summarize_answers,
+    tally,
 )
 from assistant.factory import build_assistant, chroma_client, clear_clients
 from assistant.settings import Settings
 from corpus import SAMPLE_DIR, load_documents
+from corpus.errors import SourcechatError
 from index.progress import stderr_progress
 from index.store import collection_names
 
-MARKERS = re.compile(r"\s*\[\d+\]")
+SQUAD_FILE = "squad-dev-public.json"  # the document questions' corpus, beside them
 
 
 def run_eval(path: str | Path, settings: Settings, ks: Sequence[int] = (1, 3, 5, 10),
              n_answers: int = 100, max_questions: int | None = None,
-             progress: bool = True, seed: int = 0) -> dict:
-    """Run the evaluation; returns the `sourcechat eval --json` object."""
-    data = load_eval(path)
+             progress: bool = True, seed: int = 0, backends: Sequence[str] | None = None,
+             corpus_squad: str | Path | None = None) -> dict:
+    """Run the evaluation; returns the `sourcechat eval --json` object.
+
+    `backends` (default: the configured one) answer the document questions each in
+    turn; the other formats use the first. `corpus_squad` is the SQuAD file whose
+    articles the document questions are about (default: beside the questions file).
+    """
+    backends = list(dict.fromkeys(parse_backend(b).name for b in backends or [settings.llm]))
+    documents = is_document_questions(path)
+    data = load_document_questions(path) if documents else load_eval(path)
     ks = sorted(set(ks))
     tmp = Path(tempfile.mkdtemp(prefix="sourcechat-eval-"))
     # fresh collections, named apart so evals sharing a Chroma server never meet
-    settings = settings.model_copy(update={"collection": f"eval-{uuid.uuid4().hex[:8]}"})
+    settings = settings.model_copy(update={"collection": f"eval-{uuid.uuid4().hex[:8]}",
+                                           "llm": backends[0]})
     try:
         with _Bar(progress) as bar:
+            if documents:
+                squad = Path(corpus_squad) if corpus_squad else Path(path).parent / SQUAD_FILE
+                return _run_documents(data, settings, tmp, backends, squad, max_questions,
+                                      bar)
             return _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed)
     finally:
         if settings.chroma_url:
@@ -59,7 +82,9 @@ def run_eval(path: str | Path, settings: Settings, ks: Sequence[int] = (1, 3, 5,
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _docs(data: EvalSet, sources: Sequence[str] | None = None) -> list[Document]:
+def eval_documents(data: EvalSet, sources: Sequence[str] | None = None) -> list[Document]:
+    """The documents of an evaluation set (the sample corpus for seed questions); SQuAD
+    paragraphs become one Document each, source `Title#i`."""
     if not data.documents:  # seed-questions format: the sample corpus
         return list(load_documents([str(SAMPLE_DIR)]))
     keep = data.documents if sources is None else {s: data.documents[s] for s in sources}
@@ -68,7 +93,8 @@ def _docs(data: EvalSet, sources: Sequence[str] | None = None) -> list[Document]
             for s, t in keep.items()]
 
 
-def _assistant(settings: Settings, data_dir: Path, collection: str):
+def fresh_assistant(settings: Settings, data_dir: Path, collection: str):
+    """An assistant on its own data dir and collection, sharing the converted-model cache."""
     fresh = settings.model_copy(update={"data_dir": data_dir, "collection": collection,
                                         "model_cache_dir": settings.models_dir})
     return build_assistant(fresh)
@@ -85,8 +111,8 @@ def _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed) -> dict:
 
     # 1. our retriever over the whole file
     bar.phase("indexing", 1)
-    ours = _assistant(settings, tmp / "all", settings.collection)
-    docs = _docs(data)
+    ours = fresh_assistant(settings, tmp / "all", settings.collection)
+    docs = eval_documents(data)
     index_documents(docs, ours.store, chunk_size=settings.chunk_size,
                     chunk_overlap=settings.chunk_overlap, batch_size=settings.batch_size)
     bar.advance()
@@ -113,16 +139,11 @@ def _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed) -> dict:
     # 3. answers on the first N answerable questions
     answer_qs = questions[:n_answers]
     bar.phase("answers", len(answer_qs))
-    em, f1, cited_ok, answered = [], [], [], 0
+    scores = []
     for q in answer_qs:
         answer = ours.ask(q.question)
-        text = MARKERS.sub("", answer.text)
-        em.append(exact_match(text, q.answers) if answer.found else 0.0)
-        f1.append(f1_score(text, q.answers) if answer.found else 0.0)
-        if answer.found:
-            answered += 1
-            cited_ok.append(any(contains_answer(c.passage.text, q.answers)
-                                for c in answer.citations))
+        scores.append(score_answer(answer.text, answer.found,
+                                   [c.passage.text for c in answer.citations], q.answers))
         bar.advance()
 
     # 4. declining: index half of the articles, ask about the other half
@@ -140,16 +161,80 @@ def _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed) -> dict:
         "mrr": round(sum(rr) / max(len(rr), 1), 4),
         "latency_ms": {"p50": round(percentile(latencies, 50), 2),
                        "p95": round(percentile(latencies, 95), 2)},
-        "answers": len(answer_qs), "answered": answered,
-        "em": round(sum(em) / max(len(em), 1), 4),
-        "f1": round(sum(f1) / max(len(f1), 1), 4),
-        "citation_precision": round(sum(cited_ok) / max(len(cited_ok), 1), 4),
+        **summarize_answers(scores),
         **declined,
         "settings": {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
                      "dense_weight": settings.dense_weight,
                      "keyword_weight": settings.keyword_weight,
                      "min_relevance": settings.min_relevance, "llm": settings.llm},
     }
+
+
+def write_document_corpus(squad: Path, folder: Path) -> Path:
+    """The document questions' corpus as files: the sample document(s) and one
+    `<title>.txt` per SQuAD article (paragraphs joined by blank lines)."""
+    if not squad.is_file():
+        raise SourcechatError(f"The document questions are about the articles of {squad}, "
+                              "which is not there: pass --corpus-squad PATH.")
+    folder.mkdir(parents=True, exist_ok=True)
+    for sample in SAMPLE_DIR.iterdir():
+        if sample.is_file():
+            (folder / sample.name).write_bytes(sample.read_bytes())
+    for title, text in squad_articles(squad).items():
+        (folder / f"{title.replace('/', '_')}.txt").write_text(text + "\n", encoding="utf-8")
+    return folder
+
+
+def _run_documents(questions: list[DocumentQuestion], settings, tmp, backends, squad,
+                   max_questions, bar) -> dict:
+    questions = questions[:max_questions] if max_questions else questions
+    folder = write_document_corpus(squad, tmp / "corpus")
+    bar.phase("indexing", 1)
+    assistant = fresh_assistant(settings, tmp / "docs", settings.collection)
+    report = assistant.ingest([str(folder)], progress=False)
+    if report.errors:
+        raise SourcechatError(f"Cannot index the evaluation corpus: {report.errors[0]}")
+    bar.advance()
+    by_name = {Path(s).name: s for s, _, _ in assistant.sources()}
+    missing = sorted({name for q in questions for name in q.scope} - set(by_name))
+    if missing:
+        raise SourcechatError(f"Questions are scoped to files that are not in the corpus: "
+                              f"{', '.join(missing)} (corpus: {squad}).")
+    assistant.retrieve("warm up")  # loads the model and builds the keyword index
+    rows = []
+    for backend in backends:
+        bar.phase(f"answers: {backend}", len(questions))
+        for q in questions:
+            rows.append(_document_row(assistant, q, backend, [by_name[n] for n in q.scope]))
+            bar.advance()
+    return {"format": "documents", "file": "", "questions": len(questions),
+            "documents": len(by_name), "chunks": assistant.store.count(),
+            "backends": backends, **tally(rows), "results": rows,
+            "settings": {"chunk_size": settings.chunk_size, "k": settings.k,
+                         "max_new_tokens": settings.max_new_tokens}}
+
+
+def _document_row(assistant, q: DocumentQuestion, backend: str, scope: list[str]) -> dict:
+    """Ask one document question with one backend; its verdict and what it was based on."""
+    t0 = time.perf_counter()
+    error = None
+    try:
+        answer = assistant.ask(q.question, sources=scope or None, backend=backend)
+    except SourcechatError as err:  # a failing backend fails its questions, not the run
+        answer, error = None, str(err)
+    seconds = round(time.perf_counter() - t0, 3)
+    found = bool(answer and answer.found)
+    cited = [c.passage.source for c in answer.citations] if answer else []
+    verdict = judge_document(q, answer.text if answer else "", found, cited)
+    return {"backend": backend, "id": q.id, "kind": q.kind, "question": q.question,
+            "scope": list(q.scope), "answerable": q.answerable,
+            "passed": verdict.passed and error is None, "found": found,
+            "kind_detected": answer.kind if answer else None,
+            "nuggets_found": [n for n in verdict.nuggets if n is not None],
+            "nuggets": verdict.nuggets_found, "min_nuggets": q.min_nuggets,
+            "documents_cited": [Path(s).name for s in verdict.documents],
+            "min_documents": q.min_documents, "dropped": answer.dropped if answer else 0,
+            "seconds": seconds, "answer": answer.text if answer else "", "error": error}
 
 
 def _baseline(ours, docs, questions, kmax, bar) -> list[int | None]:
@@ -188,10 +273,10 @@ def _declining(data, settings, tmp, ours, rng, max_questions, bar) -> dict:
         titles = sorted(data.articles)
         rng.shuffle(titles)
         indexed = set(titles[: len(titles) // 2])
-        judge = _assistant(settings, tmp / "half", f"{settings.collection}-half")
+        judge = fresh_assistant(settings, tmp / "half", f"{settings.collection}-half")
         sources = [s for t in indexed for s in data.articles[t]]
         bar.phase("declining: indexing", 1)
-        index_documents(_docs(data, sources), judge.store, chunk_size=settings.chunk_size,
+        index_documents(eval_documents(data, sources), judge.store, chunk_size=settings.chunk_size,
                         chunk_overlap=settings.chunk_overlap, batch_size=settings.batch_size)
         bar.advance()
         pos = [q for q in data.questions if q.answerable and q.article in indexed]
