@@ -1,0 +1,104 @@
+"""A capable model behind an OpenAI-compatible server gets room, and is still checked per
+sentence: a stand-in server on loopback (tests/standin.py) plays the model, with the
+real Chroma, the real MiniLM and the real pipeline.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import build_assistant
+from assistant.profiles import CAPABLE
+from tests.conftest import _session_settings
+from tests.standin import standin_server
+
+ORGS = ("Human Rights Watch, Citizens' Alliance for North Korean Human Rights, Life Funds for "
+        "North Korean Refugees, and The Society to Help Returnees to North Korea also urged "
+        "Japan to address the plight of North Korean refugees.")
+RIGHT = (
+    "The letter was sent by four organizations:\n"
+    f"- {ORGS} [1]\n"
+    "- Kanae Doi is the Tokyo director at Human Rights Watch [2].\n"
+    "- More than 93,000 people migrated from Japan to North Korea from 1959 to 1984 [3].\n"
+    "\n"
+    "The letter asks Japan to press China to protect and recognize North Korean refugees [2]."
+)
+INVENTED = "- The letter was delivered by carrier pigeon to Osaka in 2011 [1]."
+QUESTION = "Which organizations wrote the letter, and what does it ask of Japan?"
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("capable")
+
+
+def _assistant(sample_dir, server):
+    a = build_assistant(_session_settings(sample_dir, llm="openai:standin",
+                                          llm_base_url=server.base_url))
+    a.ensure_indexed()
+    return a
+
+
+def test_a_multi_line_cited_answer_reaches_the_user_whole(sample_dir):
+    with standin_server("scripted", RIGHT) as server:
+        answer = _assistant(sample_dir, server).ask(QUESTION)
+        request = server.requests[-1]
+    assert answer.found and answer.dropped == 0
+    for fact in ("Citizens' Alliance for North Korean Human Rights", "Life Funds",
+                 "Kanae Doi is the Tokyo director", "More than 93,000 people",
+                 "press China to protect and recognize"):
+        assert fact in answer.text
+    assert answer.text.count("\n- ") == 3  # the bullets stay bullets
+    # every sentence cites a passage that holds it (wrong markers are re-cited)
+    for line, fact in (("Citizens", "Citizens' Alliance"), ("Kanae", "Kanae Doi"),
+                       ("93,000", "93,000"), ("press China", "pressing China")):
+        cited = [c for c in answer.citations
+                 if any(f"[{c.n}]" in ln for ln in answer.text.splitlines() if line in ln)]
+        assert cited and all(fact in c.passage.text for c in cited), line
+    # room for a capable model: its answer budget, whole paragraphs, no "…" cuts
+    assert request.get("max_completion_tokens", request.get("max_tokens")) == \
+        CAPABLE.max_new_tokens
+    user = request["messages"][-1]["content"]
+    assert " … " not in user and "[2]" in user
+
+
+def test_only_the_invented_sentence_is_dropped(sample_dir):
+    with standin_server("scripted", RIGHT.replace("\n\n", f"\n{INVENTED}\n\n")) as server:
+        answer = _assistant(sample_dir, server).ask(QUESTION)
+    assert answer.found
+    assert answer.dropped == 1
+    assert "carrier pigeon" not in answer.text and "2011" not in answer.text
+    for fact in ("Life Funds", "Kanae Doi", "93,000", "press China"):
+        assert fact in answer.text
+
+
+def test_a_sentence_cut_by_the_token_budget_is_not_shown(sample_dir):
+    text = ("More than 93,000 people migrated from Japan to North Korea from 1959 to 1984 [1]. "
+            + "Japan has resettled a small number of former Japanese residents who " * 200)
+    with standin_server("scripted", text) as server:
+        answer = _assistant(sample_dir, server).ask(
+            "How many people migrated from Japan to North Korea?")
+    assert answer.found
+    assert answer.text.startswith("More than 93,000 people migrated")
+    assert "resettled" not in answer.text  # cut at the budget: never shown half-written
+
+
+def test_a_long_document_is_summarized_part_by_part_then_combined(sample_dir, monkeypatch):
+    monkeypatch.setenv("SOURCECHAT_LLM_CONTEXT_CHARS", "1000")  # the sample is ~3,400 chars
+    with standin_server("faithful") as server:
+        a = build_assistant(_session_settings(sample_dir, llm="openai:standin",
+                                              llm_base_url=server.base_url,
+                                              llm_context_chars=1000))
+        answer = a.ask("Summarize the document.")
+        bodies = [r["messages"][-1]["content"] for r in server.requests]
+    assert answer.found and answer.kind == "summary"
+    maps, reduce = bodies[:-1], bodies[-1]
+    assert len(maps) >= 3  # one request per part...
+    seen = " ".join(maps)
+    for part in ("© 2009 Reuters", "Kanae Doi", "93,000", "daunting task"):
+        assert part in seen  # ... and every part of the document was read
+    assert len(answer.citations) >= 3
+    assert all(c.passage.text in a.store.document(c.passage.source)[0].text
+               or any(c.passage.text in p.text for p in a.store.document(c.passage.source))
+               for c in answer.citations)
+    assert "<sources>" in reduce
