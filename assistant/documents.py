@@ -32,6 +32,7 @@ from index import ChunkStore, Passage, PassageRetriever
 SUBJECT_K = 12          # passages searched for a subject (coverage, and what is said of it)
 SIDE_POINTS = 3         # points per side of a comparison
 COLLECTION_CHUNKS = 3   # a document's opening chunks, for its line in a collection overview
+COLLECTION_OPENING = 0.3  # a document's line leans on its opening sentence (its topic)
 CLOSE = 0.8             # sentences about a subject within this share of the best one's score
 
 
@@ -191,7 +192,8 @@ class DocumentAnswers:
             doc = self.store.document(source)[:COLLECTION_CHUNKS]
             if not doc:
                 continue
-            picked = representative(doc, self.store.vectors_of, 1, idf=self.scorer.idf)
+            picked = representative(doc, self.store.vectors_of, 1, idf=self.scorer.idf,
+                                    opening=COLLECTION_OPENING)
             if not picked:
                 continue
             first = doc[picked[0].passage]

@@ -14,6 +14,7 @@ The sentence vectors are the ones stored at ingest: no embedding at question tim
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,10 @@ REDUNDANT = 0.85               # cosine above which a sentence repeats one alrea
 # score weights: closeness to the part's and the document's mean, to the subject; the
 # document's signature terms (frequent in it, rare elsewhere); a bonus for a part's opening
 PART, DOCUMENT, SUBJECT, SIGNATURE, LEAD = 0.45, 0.35, 0.3, 0.3, 0.04
+OPENING = 0.1     # the document's first sentences (its topic sentence, usually): halved per rank
+DANGLING = 0.15   # a sentence opening with a pronoun ("He then...") reads badly out of context
+_PRONOUN = re.compile(r"^[\"“‘(]?(he|she|it|they|this|these|those|his|her|its|their|them|"
+                      r"him|such|there|then|thus|however|also|finally)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ def candidates(passages: Sequence[Passage]) -> list[tuple[int, int, Sentence]]:
 def representative(passages: Sequence[Passage],
                    vectors: Callable[[Sequence[Passage]], dict[str, np.ndarray]],
                    most: int, subject: np.ndarray | None = None,
-                   idf: Callable[[str], float] | None = None) -> list[Picked]:
+                   idf: Callable[[str], float] | None = None,
+                   opening: float = OPENING) -> list[Picked]:
     """Up to `most` representative sentences of one document's passages (document order).
 
     `idf` (the collection's inverse document frequency) weighs the document's signature
@@ -87,6 +93,8 @@ def representative(passages: Sequence[Passage],
     doc = _unit(vecs.mean(axis=0))
     subj = _unit(subject) if subject is not None else None
     sig = _signature([s.text for _, _, s in cands], idf)
+    prior = np.array([opening * 0.5 ** k - DANGLING * bool(_PRONOUN.match(s.text))
+                      for k, (_, _, s) in enumerate(cands)], dtype=np.float32)
     n = points_for(len(cands), most)
     bounds = np.linspace(0, len(cands), n + 1).round().astype(int)
     chosen: list[int] = []
@@ -97,7 +105,7 @@ def representative(passages: Sequence[Passage],
         score = PART * (vecs[a:b] @ part) + DOCUMENT * (vecs[a:b] @ doc)
         if subj is not None:
             score = score + SUBJECT * (vecs[a:b] @ subj)
-        score = score + SIGNATURE * sig[a:b]
+        score = score + SIGNATURE * sig[a:b] + prior[a:b]
         score[0] += LEAD
         for k in np.argsort(-score):
             idx = a + int(k)
