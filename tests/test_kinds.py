@@ -167,3 +167,16 @@ def test_representative_sentences_cover_every_part_in_document_order():
         vecs[f"c{i}"] = np.stack([base + 0.01 * j for j in range(4)])
     picked = representative(passages, lambda ps: {p.id: vecs[p.id] for p in ps}, 4)
     assert [p.passage for p in picked] == [0, 1, 2, 3]  # one point from each part, in order
+
+
+def test_the_chat_says_when_sentences_were_removed_and_what_the_question_was_limited_to():
+    from assistant.citations import Answer
+    from ui.render import answer_markdown, sources_html
+
+    one = Answer("Kanae Doi directs it [1].", True, [], dropped=1, scope=("/d/a b.txt",))
+    assert answer_markdown(one).endswith(
+        "<small><i>1 sentence not supported by the sources was removed.</i></small>")
+    assert "2 sentences not supported by the sources were removed." in answer_markdown(
+        Answer("x", True, [], dropped=2))
+    assert "removed" not in answer_markdown(Answer("x", True, []))
+    assert "Limited to: a b.txt" in sources_html(one)
