@@ -192,7 +192,7 @@ class Assistant:
         if writer is not None and (limits.writes_summaries or not gathers):
             draft = None
             shown = self._shown(limits, passages, evidence)
-            for event in self._write(writer, limits, question, shown, evidence):
+            for event in self._write(writer, limits, question, shown, passages, evidence):
                 if isinstance(event, Draft):
                     draft = event
                 else:
@@ -233,11 +233,12 @@ class Assistant:
         return paragraphs(relevant) if not limits.llm_passage_chars else relevant
 
     def _write(self, writer: Writer, limits: AnswerLimits, question: str,
-               shown: Sequence[Passage], evidence: Sequence[Evidence]) -> Iterator:
+               shown: Sequence[Passage], passages: Sequence[Passage],
+               evidence: Sequence[Evidence]) -> Iterator:
         """The model answers over what it is shown (long passages cut to their best
         sentences beyond `llm_passage_chars`); the small model is stopped early."""
-        texts = [focus(p.text, [e for e in evidence if e.passage == i], limits.llm_passage_chars)
-                 for i, p in enumerate(shown)]
+        texts = [focus(p.text, [e for e in evidence if passages[e.passage] is p],
+                       limits.llm_passage_chars) for p in shown]
         if limits.writes_summaries:
             return writer.write(prompt("system_full"), question, shown,
                                 texts if limits.llm_passage_chars else None)
