@@ -264,7 +264,6 @@ def _baseline(ours, docs, questions, kmax, bar) -> list[int | None]:
 def _declining(data, settings, tmp, ours, rng, max_questions, bar) -> dict:
     from index import index_documents
 
-    threshold = settings.min_relevance
     if not data.articles:  # seed format: out-of-corpus = the unanswerable questions
         pos = [q for q in data.questions if q.answerable]
         neg = [q for q in data.questions if not q.answerable]
@@ -286,8 +285,10 @@ def _declining(data, settings, tmp, ours, rng, max_questions, bar) -> dict:
     bar.phase("declining", len(pos) + len(neg))
 
     def declines(q: EvalQuestion) -> bool:
+        """The assistant's own decision (the gate for lookups, lists and explanations;
+        subject coverage for questions about whole documents), without a model."""
         bar.advance()
-        return judge.relevance(q.question).score < threshold
+        return not judge.ask(q.question, backend="extractive").found
 
     wrongly = sum(declines(q) for q in pos)
     rightly = sum(declines(q) for q in neg)

@@ -33,7 +33,7 @@ _DOC_NOUNS = (r"documents?|docs?|files?|texts?|articles?|reports?|letters?|paper
               r"sources?|materials?|collection|corpus|library|notes?|pdfs?|chapters?|"
               r"sections?|releases?|memos?|books?|stor(?:y|ies)|passages?|uploads?|contracts?|"
               r"manuals?|slides?|decks?|emails?|records?|transcripts?|minutes|policies|"
-              r"specs?|specifications?|studies|study|essays?|theses|thesis")
+              r"specs?|specifications?|essays?|theses|thesis")
 _DOC_REF = (r"(?:the|this|that|these|those|my|our|your|all|each|every)\s+(?:\w+\s+)?"
             rf"(?:{_DOC_NOUNS})\b")
 
@@ -46,12 +46,14 @@ _OVERVIEW = re.compile(
     r"tell me (about|everything about|more about)|"
     r"what do(es)?\s+(the|this|that|these|those|my|our|your|all)\s+(\w+\s+){0,2}?"
     r"(say|tell|cover|discuss|contain|mention|state|write|report)\w*\s+(about|on|regarding)|"
-    r"what (is|are) (known|said|written) about|what can you tell me about)", re.I)
+    r"what (is|are) (said|written) about|what can you tell me about)", re.I)
 _KEY_POINTS = re.compile(
     r"\b((key|main|major|central|core|important|principal|essential|chief|primary)\s+"
-    r"(points?|ideas?|findings?|takeaways?|messages?|themes?|arguments?|claims?|"
-    r"conclusions?|facts?|concepts?|lessons?|issues?|insights?|results?|highlights?)|"
-    r"takeaways?|highlights)\b", re.I)
+    r"(points|ideas|findings|takeaways|messages|themes|arguments|claims|conclusions|facts|"
+    r"concepts|lessons|issues|insights|results|highlights)|"
+    r"(key|main|central|core|principal)\s+(point|idea|finding|takeaway|message|theme|"
+    r"argument|claim|conclusion|lesson|insight)\s+of\s+" + _DOC_REF + r"|"
+    r"takeaways|highlights)\b", re.I)
 _COLLECTION = re.compile(
     r"\b(what|which)\s+(topics?|subjects?|themes?|areas?|fields?)\b.*\b(" + _DOC_NOUNS + r")\b|"
     r"\b(what|which)\s+(" + _DOC_NOUNS + r")\s+(do|did)\s+(i|we)\s+have\b|"
@@ -63,13 +65,14 @@ _COLLECTION = re.compile(
     r"\bwhich\s+(" + _DOC_NOUNS + r")\s+(discuss|mention|cover|talk about|deal with|"
     r"describe|contain|refer to|are about|is about)\b", re.I)
 _COMPARE = re.compile(
-    r"\b(compare|comparison|contrast|differences?\s+between|difference|differ|"
-    r"distinguish|similarities|similar|alike|versus|vs\.?)\b", re.I)
+    r"\b(compare|comparison|contrast|differences?\s+between|differ|distinguish between|"
+    r"similarities between|how (similar|alike|different) (is|are|was|were)|versus|vs\.?)\b"
+    r"|\bwhat is the difference\b", re.I)
 _LIST = re.compile(
     r"^\s*(list|enumerate|name (all|the|every|each|some)|give (me )?(a list|all|every))\b|"
     r"^\s*(who|what)\s+(are|were)\s+(the|all|some)\b|"
     r"\b(all|every|each)\s+(of\s+)?the\s+\w+s\b|"
-    r"\bwhat\s+(kinds?|types?|sorts?)\s+of\b|"
+    r"\bwhat\s+(kinds|types|sorts)\s+of\b|"
     r"\bwhat (does|do|did) .+ (ask|urge|call|recommend|propose|demand|want|require)\w*\b", re.I)
 _EXPLAIN = re.compile(
     r"^\s*(why|explain|describe|how (does|did|do|is|are|was|were|can|could|has|have)\b)|"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
@@ -203,7 +204,8 @@ class Assistant:
                 return
             claims, dropped = draft.claims[: limits.max_answer_sentences], draft.dropped
             if not limits.writes_summaries:  # the small model: restate, or quote instead
-                claims = self._restated(claims, passages, evidence, question)
+                claims = self._restated(claims, passages, evidence, question,
+                                        intent.kind)
             elif claims:
                 passages = shown  # a capable model's claims cite the paragraphs it was shown
         if not claims:
@@ -248,18 +250,28 @@ class Assistant:
                                                       limits.max_answer_sentences))
 
     def _restated(self, claims: Sequence[Claim], passages: Sequence[Passage],
-                  evidence: Sequence[Evidence], question: str) -> list[Claim]:
-        """The small model's sentences, each kept only when it keeps what its evidence
-        sentence says about the question; otherwise that evidence sentence is quoted."""
+                  evidence: Sequence[Evidence], question: str, kind: str) -> list[Claim]:
+        """The small model may only rephrase the evidence, never lose it: each of its
+        sentences is kept when it keeps what its evidence sentence says about the
+        question, else that evidence sentence is quoted instead; and every sentence the
+        extractive answer would quote that no kept sentence restates is quoted too. So
+        its answer holds at least what quoting holds."""
         out: list[Claim] = []
-        quoted: set[str] = set()
+        covered: set[str] = set()
         for claim in claims:
             ev = _evidence_of(claim, evidence)
-            if ev is None or keeps_evidence(claim.text, ev.sentence.text, question):
+            if ev is None:
                 out.append(claim)
-            elif ev.sentence.text not in quoted:
-                quoted.add(ev.sentence.text)
+            elif keeps_evidence(claim.text, ev.sentence.text, question):
+                out.append(replace(claim, refs=claim.refs or (ev.passage,)))
+                covered.add(ev.sentence.text)
+            elif ev.sentence.text not in covered:
+                covered.add(ev.sentence.text)
                 out.append(Claim(ev.sentence.text, (ev.passage,)))
+        if not out:
+            return []
+        out += [c for c in self._extractive_claims(evidence, passages, kind)
+                if c.text not in covered]
         return out
 
     # -- internals ---------------------------------------------------------------------------
