@@ -25,6 +25,8 @@ EXAMPLES = [
     "How many people migrated from Japan to North Korea between 1959 and 1984?",
     "Who is the Tokyo director at Human Rights Watch?",
     "Which country should Japan press to protect North Korean refugees?",
+    "Summarize the document.",
+    "Which organizations wrote the letter?",
 ]
 SOURCES_TITLE = "Sources"
 
