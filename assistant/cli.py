@@ -45,7 +45,8 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--llm-base-url",
                      help="ollama/openai server URL (env SOURCECHAT_LLM_BASE_URL)")
     ask.add_argument("--source", action="append", dest="sources", metavar="SOURCE",
-                     help="only search this indexed source (repeatable)")
+                     help="only use this indexed document: its full path or a unique file "
+                     "name (repeatable)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
 
     src = sub.add_parser("sources", help="list indexed documents with chunk counts")

@@ -116,9 +116,10 @@ class Assistant:
         """(source, title, chunks) for each indexed document."""
         return self.store.sources()
 
-    def remove(self, source: str) -> tuple[str, int]:
-        """Remove a document (full source path, or a unique file name); returns (source, chunks)."""
-        known = [s for s, _, _ in self.store.sources()]
+    def resolve_source(self, source: str, known: Sequence[str] | None = None) -> str:
+        """The indexed source a full path or a unique file name names; a SourcechatError
+        says what to give instead."""
+        known = known if known is not None else [s for s, _, _ in self.store.sources()]
         matches = [s for s in known if s == source] or [
             s for s in known if Path(s).name == source or s.endswith("/" + source)]
         if not matches:
@@ -127,9 +128,24 @@ class Assistant:
         if len(matches) > 1:
             raise SourcechatError(f"'{source}' matches {len(matches)} documents; "
                                   "give the full path shown by `sourcechat sources`.")
-        removed = remove_sources(self.store, [matches[0]])
+        return matches[0]
+
+    def _sources(self, sources: Sequence[str] | None) -> tuple[str, ...]:
+        """A question's sources as stored: file names resolved (full paths as given)."""
+        if not sources:
+            return ()
+        if all(Path(s).is_absolute() for s in sources):
+            return tuple(sources)
+        known = [s for s, _, _ in self.store.sources()]
+        return tuple(s if Path(s).is_absolute() else self.resolve_source(s, known)
+                     for s in sources)
+
+    def remove(self, source: str) -> tuple[str, int]:
+        """Remove a document (full source path, or a unique file name); returns (source, chunks)."""
+        source = self.resolve_source(source)
+        removed = remove_sources(self.store, [source])
         self._refresh_keywords()
-        return matches[0], removed
+        return source, removed
 
     # -- questions ---------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None,
@@ -137,7 +153,7 @@ class Assistant:
         """The best passages for a question, best first."""
         question = _check_question(question)
         self.ensure_indexed()
-        return self.retriever.search(question, k or self.settings.k, sources)
+        return self.retriever.search(question, k or self.settings.k, self._sources(sources))
 
     def relevance(self, question: str, k: int | None = None,
                   sources: Sequence[str] | None = None) -> Relevance:
@@ -172,6 +188,7 @@ class Assistant:
         query = self._standalone(question, history, chat_model)
         intent = classify(query)
         self.ensure_indexed()
+        sources = self._sources(sources)
         if intent.kind in DOCUMENT_LEVEL:
             yield from self.documents.answer(intent, question, query, tuple(sources or ()),
                                              writer, limits)

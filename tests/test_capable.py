@@ -102,3 +102,22 @@ def test_a_long_document_is_summarized_part_by_part_then_combined(sample_dir, mo
                or any(c.passage.text in p.text for p in a.store.document(c.passage.source))
                for c in answer.citations)
     assert "<sources>" in reduce
+
+
+def test_document_questions_over_the_sample_without_a_model(sample_extractive):
+    """Extractive, the real index: the whole (only) document is summarized, a file name
+    selects it, an uncovered subject is declined, an unknown name is one clear error."""
+    from assistant import SourcechatError
+
+    a = sample_extractive
+    summary = a.ask("What are the key points?", sources=["000_4c4ce3bc77b71a51.txt"])
+    assert summary.found and summary.kind == "key_points"
+    assert summary.scope == (a.sources()[0][0],)
+    for fact in ("Hatoyama", "93,000", "China"):
+        assert fact in summary.text
+    assert summary.text.count("\n- ") >= 3
+    assert {c.passage.source for c in summary.citations} == {a.sources()[0][0]}
+    assert summary.citations[0].passage.start == 0  # in document order, from the top
+    assert not a.ask("Summarize the report about photosynthesis.").found
+    with pytest.raises(SourcechatError, match="No indexed document matches 'nope.txt'"):
+        a.ask("Summarize the document.", sources=["nope.txt"])
