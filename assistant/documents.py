@@ -64,10 +64,13 @@ class DocumentAnswers:
         documents do not cover the question's subject)."""
         writer = writer if limits.writes_summaries else None
         documents = [d for d in self.store.sources() if not sources or d[0] in sources]
+        within = [d[0] for d in documents] if sources else None  # searches filter a selection
         composed: Composed | None = None
         stream: Iterator
-        if intent.kind == COMPARE:
-            stream = self._compare(intent, question, documents, writer, limits)
+        if not documents:  # nothing indexed there: nothing to answer from
+            stream = iter(())
+        elif intent.kind == COMPARE:
+            stream = self._compare(intent, question, documents, within, writer, limits)
         elif intent.kind == COLLECTION and not intent.subject:
             stream = self._collection(question, documents, writer, limits)
         else:
@@ -75,7 +78,7 @@ class DocumentAnswers:
             if named:
                 stream = self._summary(intent, question, named, writer, limits)
             elif intent.subject:
-                stream = self._about(intent, question, documents, writer, limits)
+                stream = self._about(intent, question, within, writer, limits)
             elif len(documents) == 1 or (sources and len(documents) <= 5):
                 stream = self._summary(intent, question, [d[0] for d in documents], writer,
                                        limits)
@@ -218,13 +221,12 @@ class DocumentAnswers:
                          "(`sourcechat sources` lists them all).")
         yield Composed(COLLECTION, claims, passages, (), notes, dropped)
 
-    def _about(self, intent: Intent, question: str, documents: Sequence[tuple[str, str, int]],
+    def _about(self, intent: Intent, question: str, within: list[str] | None,
                writer: Writer | None, limits: AnswerLimits) -> Iterator:
         """What the documents say about a subject that is not a document's name; nothing
         (declined) when no passage holds every word of the subject."""
-        sources = [d[0] for d in documents]
         query = intent.subject_text or " ".join(intent.subject)
-        passages = self.retriever.search(query, SUBJECT_K, sources)
+        passages = self.retriever.search(query, SUBJECT_K, within)
         held = [passages[i] for i in covers(intent.subject, passages)]
         if not held:
             yield Composed(intent.kind)
@@ -264,12 +266,11 @@ class DocumentAnswers:
         yield Composed(intent.kind, claims, held)
 
     def _compare(self, intent: Intent, question: str,
-                 documents: Sequence[tuple[str, str, int]], writer: Writer | None,
-                 limits: AnswerLimits) -> Iterator:
+                 documents: Sequence[tuple[str, str, int]], within: list[str] | None,
+                 writer: Writer | None, limits: AnswerLimits) -> Iterator:
         """Each side retrieved on its own (its document when it names one), side by side."""
         sides: list[tuple[str, list[Passage], list[Claim]]] = []
         missing: list[str] = []
-        sources = [d[0] for d in documents]
         for side in intent.sides:
             terms = tuple(dict.fromkeys(_terms(side)))
             named = named_documents(terms, documents)
@@ -281,7 +282,7 @@ class DocumentAnswers:
                 passages = [doc[p.passage] for p in picked]
                 claims = [Claim(p.sentence.text, (i,), True) for i, p in enumerate(picked)]
             else:
-                found = self.retriever.search(side, SUBJECT_K, sources)
+                found = self.retriever.search(side, SUBJECT_K, within)
                 passages = [found[i] for i in covers(terms, found)][:SIDE_POINTS]
                 evidence = self.scorer.evidence(side, passages)
                 claims, seen = [], set()
