@@ -185,8 +185,12 @@ class Assistant:
         chat_model = self.chat_model_for(backend)
         limits = limits_for(name, self.settings)
         writer = Writer(chat_model, lambda err: self._explain(name, err)) if chat_model else None
-        query = self._standalone(question, history, chat_model)
-        intent = classify(query)
+        intent = classify(question)
+        if intent.kind in DOCUMENT_LEVEL and (intent.refers_to_documents or intent.subject):
+            query = question  # "Summarize the document." says what it is about
+        else:  # a follow-up ("Summarize it.") takes its subject from the conversation
+            query = self._standalone(question, history, chat_model)
+            intent = classify(query)
         self.ensure_indexed()
         sources = self._sources(sources)
         if intent.kind in DOCUMENT_LEVEL:

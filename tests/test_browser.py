@@ -81,6 +81,14 @@ def test_chat_answers_with_cited_sources_and_uploads(server, page, tmp_path):
     if os.environ.get("CHAT_SCREENSHOT"):
         page.screenshot(path=os.environ["CHAT_SCREENSHOT"])
 
+    # a question about the document as a whole: a cited bulleted summary, sources listed
+    n_before = page.locator('#chat [data-testid="bot"]').count()
+    bots, sources = _ask(page, "Summarize the document.", n_before)
+    summary = page.locator('#chat [data-testid="bot"]').nth(n_before)
+    assert summary.locator("li").count() >= 3  # rendered as a list, not one run-on line
+    assert "93,000" in bots[n_before] and "[2]" in bots[n_before]
+    assert "[2]" in sources and page.locator("#sources .sc-source").count() >= 2
+
     # upload a document from the page, then ask what only it answers
     doc = tmp_path / "zorblat.txt"
     doc.write_text("The Zorblat festival is held every March in the town of Quuxville.\n")

@@ -121,3 +121,14 @@ def test_document_questions_over_the_sample_without_a_model(sample_extractive):
     assert not a.ask("Summarize the report about photosynthesis.").found
     with pytest.raises(SourcechatError, match="No indexed document matches 'nope.txt'"):
         a.ask("Summarize the document.", sources=["nope.txt"])
+
+
+def test_a_document_question_after_a_conversation_is_about_the_document(sample_extractive):
+    """'Summarize the document.' is not a follow-up of the question before it."""
+    history = [{"role": "user", "content": "How many people migrated from Japan?"},
+               {"role": "assistant", "content": "More than 93,000 people [1]."}]
+    answer = sample_extractive.ask("Summarize the document.", history=history)
+    assert answer.kind == "summary" and answer.query == "Summarize the document."
+    assert "Hatoyama" in answer.text and answer.text.count("\n- ") >= 3
+    follow = sample_extractive.ask("Give me an overview of it.", history=history)
+    assert follow.query != "Give me an overview of it."  # "it" comes from the conversation
