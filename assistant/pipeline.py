@@ -54,6 +54,8 @@ EXTRACTIVE_SENTENCES = 3   # at most this many quoted sentences in an extractive
 CLOSE_SCORE = 0.9          # ... each scoring at least this share of the best one
 GATHER_SENTENCES = 6       # a list quotes up to this many (an explanation two fewer)
 LIST_CLOSE = 0.8           # ... each scoring at least this share of the best one
+ENUMERATIONS = 2           # a list also quotes up to this many enumerations of its rare word
+ENUMERATION_CLOSE = 0.5    # ... scoring at least this share of the best sentence
 EXPLAIN_CLOSE = 0.85
 EXPLAIN_READ_ON = 2        # an explanation quotes this many sentences after its best one
 SHOW_CLOSE = 0.6           # a capable model reads passages scoring within this of the best
@@ -230,7 +232,7 @@ class Assistant:
             elif claims:
                 passages = shown  # a capable model's claims cite the paragraphs it was shown
         if not claims:
-            claims = self._extractive_claims(evidence, passages, intent.kind)
+            claims = self._extractive_claims(evidence, passages, intent.kind, query)
         if not claims:
             yield self._declined(question, query, intent.kind, sources)
             return
@@ -291,7 +293,7 @@ class Assistant:
                 out.append(Claim(ev.sentence.text, (ev.passage,)))
         if not out:
             return []
-        out += [c for c in self._extractive_claims(evidence, passages, kind)
+        out += [c for c in self._extractive_claims(evidence, passages, kind, question)
                 if c.text not in covered]
         return out
 
@@ -323,7 +325,7 @@ class Assistant:
         return standalone_query(question, history, self.settings.history_turns)
 
     def _extractive_claims(self, evidence: Sequence[Evidence], passages: Sequence[Passage],
-                           kind: str = LOOKUP) -> list[Claim]:
+                           kind: str = LOOKUP, question: str = "") -> list[Claim]:
         """The best supporting sentences quoted verbatim, in the order they appear in the
         documents: for a lookup the best one and up to two more that score nearly as well
         (when the evidence is split, show all of it). A list gathers more of them, from
@@ -349,6 +351,7 @@ class Assistant:
             chosen += [(i, nxt) for i, s in chosen
                        for nxt in _following(passages[i].text, s, 1, paragraph=False)
                        if _enumerates(nxt.text)]
+            chosen += self._enumerations(question, evidence, best.score)
         elif kind == EXPLAIN:
             chosen += [(best.passage, nxt) for nxt in
                        _following(passages[best.passage].text, best.sentence, EXPLAIN_READ_ON)]
@@ -360,6 +363,27 @@ class Assistant:
         ordered = [unique[key] for key in sorted(unique, key=lambda x: (x[0], x[1] or 0, x[2]))]
         bullets = kind == LIST and len(ordered) > 1
         return [Claim(s.text, (i,), bullets) for i, s in ordered]
+
+    def _enumerations(self, question: str, evidence: Sequence[Evidence], best: float
+                      ) -> list[tuple[int, Sentence]]:
+        """Sentences that enumerate things and hold one of the question's two most
+        distinctive words (those the collection uses least): where a list's items are
+        often written
+        ("the Netherlands faced a complete embargo, the UK and France ..."), even when the
+        sentence shares little else with the question."""
+        if not evidence or self.scorer.idf is None:
+            return []
+        asked = set(content_terms(question))
+        if not asked:
+            return []
+        rare = set(sorted(asked, key=self.scorer.idf, reverse=True)[:2])
+        out = []
+        for e in evidence:
+            if len(out) >= ENUMERATIONS or e.score < ENUMERATION_CLOSE * best:
+                break
+            if rare & set(content_terms(e.sentence.text)) and _enumerates(e.sentence.text):
+                out.append((e.passage, e.sentence))
+        return out
 
     def _declined(self, question: str, query: str, kind: str = LOOKUP,
                   sources: Sequence[str] | None = None) -> Answer:
