@@ -268,7 +268,13 @@ class DocumentAnswers:
     def _compare(self, intent: Intent, question: str,
                  documents: Sequence[tuple[str, str, int]], within: list[str] | None,
                  writer: Writer | None, limits: AnswerLimits) -> Iterator:
-        """Each side retrieved on its own (its document when it names one), side by side."""
+        """Each side retrieved on its own (its document when it names one), side by side;
+        declined when the question as a whole does not pass the relevance gate."""
+        found = self.retriever.search(question, self.settings.k, within)
+        if self.scorer.relevance(question, found, self.scorer.evidence(question, found)
+                                 ).score < self.settings.min_relevance:
+            yield Composed(COMPARE)
+            return
         sides: list[tuple[str, list[Passage], list[Claim]]] = []
         missing: list[str] = []
         for side in intent.sides:
