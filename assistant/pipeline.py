@@ -230,6 +230,9 @@ class Assistant:
                 claims = self._restated(claims, passages, evidence, question,
                                         intent.kind)
             elif claims:
+                if intent.kind == LOOKUP:
+                    claims += _best_evidence_if_missing(claims, evidence, passages, shown,
+                                                        question)
                 passages = shown  # a capable model's claims cite the paragraphs it was shown
         if not claims:
             claims = self._extractive_claims(evidence, passages, intent.kind, query)
@@ -431,6 +434,25 @@ def _evidence_of(claim: Claim, evidence: Sequence[Evidence]) -> Evidence | None:
         if share > best_share:
             best, best_share = e, share
     return best
+
+
+def _best_evidence_if_missing(claims: Sequence[Claim], evidence: Sequence[Evidence],
+                              passages: Sequence[Passage], shown: Sequence[Passage],
+                              question: str) -> list[Claim]:
+    """A lookup's answer always holds its best evidence: when no sentence the model wrote
+    keeps what the best supporting sentence says about the question (a grounded but
+    beside-the-point answer), that sentence is quoted too, cited to the paragraph the
+    model was shown."""
+    if not evidence or any(keeps_evidence(c.text, evidence[0].sentence.text, question)
+                           for c in claims):
+        return []
+    best = evidence[0]
+    chunk = passages[best.passage]
+    at = chunk.start + best.sentence.start
+    for i, p in enumerate(shown):
+        if p.source == chunk.source and p.page == chunk.page and p.start <= at < p.end:
+            return [Claim(best.sentence.text, (i,))]
+    return []
 
 
 def _following(text: str, sentence: Sentence, n: int,
