@@ -121,20 +121,21 @@ class DocumentAnswers:
             if not doc:
                 continue
             heading = display_name(source, doc[0].title) if several else ""
+            picks: list[tuple[Passage, str]] = []
             if writer is not None:
-                doc = document_paragraphs(doc)
+                paras = document_paragraphs(doc)
                 drafted: list[Claim] = []
-                for event in self._write_summary(writer, question, doc, per_doc, limits):
+                for event in self._write_summary(writer, question, paras, per_doc, limits):
                     if isinstance(event, Draft):
                         drafted, dropped = event.claims, dropped + event.dropped
                     else:
                         yield event
-                picks = [(doc[c.refs[0]], c.text) for c in _spread(drafted, per_doc)
+                picks = [(paras[c.refs[0]], c.text) for c in _spread(drafted, per_doc)
                          if c.refs]
-            else:
+            if not picks:  # no model that summarizes, or nothing it wrote held up
                 picks = [(doc[p.passage], p.sentence.text) for p in
                          representative(doc, self.store.vectors_of, per_doc, subject,
-                                                 self.scorer.idf)]
+                                        self.scorer.idf)]
             bullets = intent.kind == KEY_POINTS or len(picks) > 3 or several
             for n, (passage, text) in enumerate(picks):
                 if passage not in passages:

@@ -132,3 +132,14 @@ def test_a_document_question_after_a_conversation_is_about_the_document(sample_e
     assert "Hatoyama" in answer.text and answer.text.count("\n- ") >= 3
     follow = sample_extractive.ask("Give me an overview of it.", history=history)
     assert follow.query != "Give me an overview of it."  # "it" comes from the conversation
+
+
+def test_a_summary_whose_sentences_all_fail_falls_back_to_the_documents_own(sample_dir):
+    invented = ("- The letter was written on Mars in 2031 [1].\n"
+                "- Penguins signed it with quills made of glass [2].")
+    with standin_server("scripted", invented) as server:
+        answer = _assistant(sample_dir, server).ask("Summarize the document.")
+    assert answer.found and answer.kind == "summary"
+    assert answer.dropped == 2
+    assert "Mars" not in answer.text and "Penguins" not in answer.text
+    assert "93,000" in answer.text  # the document's own representative sentences
