@@ -46,6 +46,15 @@ class Answer:
     scope: tuple[str, ...] = ()   # the sources the question was limited to (() = all)
     dropped: int = 0              # model sentences removed as not supported by the sources
 
+    @property
+    def removed_note(self) -> str:
+        """'1 sentence not supported by the sources was removed.' (empty when none was)."""
+        n = self.dropped
+        if not n:
+            return ""
+        return (f"{n} sentence{'s' if n > 1 else ''} not supported by the sources "
+                f"{'were' if n > 1 else 'was'} removed.")
+
     def to_dict(self) -> dict:
         """The `sourcechat ask --json` object."""
         return {"question": self.question, "query": self.query or self.question,

@@ -235,10 +235,8 @@ def _ask(assistant, args) -> int:
         print("\r\033[J", end="")
         print("\n" + "─" * 40)
     print(answer.text)
-    if answer.dropped:
-        n = answer.dropped
-        print(f"({n} sentence{'s' if n > 1 else ''} not supported by the sources "
-              f"{'were' if n > 1 else 'was'} removed.)")
+    if answer.removed_note:
+        print(f"({answer.removed_note})")
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:

@@ -74,7 +74,9 @@ class DocumentAnswers:
         elif intent.kind == COLLECTION and not intent.subject:
             stream = self._collection(question, documents, writer, limits)
         else:
-            named = named_documents(intent.subject, documents)
+            # a collection question with a subject ("Which documents mention X?") is
+            # about X across the documents, even when X names one of them
+            named = named_documents(intent.subject, documents) if intent.whole_document else []
             if named:
                 stream = self._summary(intent, question, named, writer, limits)
             elif intent.subject:
@@ -104,9 +106,7 @@ class DocumentAnswers:
     def _summary(self, intent: Intent, question: str, targets: Sequence[str],
                  writer: Writer | None, limits: AnswerLimits) -> Iterator:
         """The whole of one or a few documents: every part considered."""
-        most = self.settings.summary_points
-        if intent.kind == OVERVIEW:
-            most = max(3, most // 2)
+        most = self._points(intent)
         # what the question asks of the document beyond naming it ("... about Sicily")
         named = set().union(*(name_terms(s, "") for s in targets)) if targets else set()
         rest = [t for t in intent.subject if t not in named]
@@ -164,6 +164,8 @@ class DocumentAnswers:
         if not notes:
             yield Draft()
             return
+        while len(notes) > points and sum(len(n.text) for n in notes) > limits.llm_context_chars:
+            notes = _spread(notes, max(points, len(notes) * 3 // 4))  # the reduce must fit
         note_passages = [Passage(c.text, doc[c.refs[0]].source, doc[c.refs[0]].page,
                                  doc[c.refs[0]].start, doc[c.refs[0]].end, 0.0,
                                  f"note-{i}") for i, c in enumerate(notes)]
@@ -207,15 +209,19 @@ class DocumentAnswers:
             passages.append(first)
         dropped = 0
         if writer is not None and openings:
-            for event in writer.write(prompt("collection"), question, openings):
-                if isinstance(event, Draft):
-                    written = {c.refs[0]: c for c in event.claims if c.refs}
-                    dropped = event.dropped
-                    # the model's line where it wrote one for a document, else the chosen one
-                    claims = [Claim(written[i].text, (i,), True, label=c.label)
-                              if i in written else c for i, c in enumerate(claims)]
-                else:
-                    yield event
+            written: dict[int, Claim] = {}
+            offset = 0
+            for batch in _parts(openings, limits.llm_context_chars):  # within its context
+                for event in writer.write(prompt("collection"), question, batch):
+                    if isinstance(event, Draft):
+                        written.update((offset + c.refs[0], c) for c in event.claims if c.refs)
+                        dropped += event.dropped
+                    else:
+                        yield event
+                offset += len(batch)
+            # the model's line where it wrote one for a document, else the chosen one
+            claims = [Claim(written[i].text, (i,), True, label=c.label)
+                      if i in written else c for i, c in enumerate(claims)]
         notes = []
         if len(documents) > len(shown):
             notes.append(f"… and {len(documents) - len(shown)} more documents "
@@ -250,7 +256,7 @@ class DocumentAnswers:
         best = evidence[0].score
         chosen, seen = [], set()
         for e in evidence:
-            if len(chosen) >= max(3, self.settings.summary_points // 2) or e.score < CLOSE * best:
+            if len(chosen) >= max(3, self._points(intent) // 2) or e.score < CLOSE * best:
                 break
             if e.sentence.text not in seen and set(intent.subject) <= _terms(
                     e.sentence.text + " " + held[e.passage].title):
@@ -324,6 +330,11 @@ class DocumentAnswers:
         notes = [f"The documents say nothing about {side}." for side in missing]
         yield Composed(COMPARE, claims, passages,
                        tuple(dict.fromkeys(p.source for p in passages)), notes, dropped)
+
+    def _points(self, intent: Intent) -> int:
+        """Most points of a summary or key points answer; an overview gets half."""
+        most = self.settings.summary_points
+        return max(3, most // 2) if intent.kind == OVERVIEW else most
 
     def _vector(self, text: str) -> np.ndarray:
         return np.asarray(self.store.embeddings.embed_query(text), dtype=np.float32)

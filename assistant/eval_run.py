@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from langchain_core.documents import Document
@@ -38,6 +39,7 @@ from assistant.evaluation import (
     tally,
 )
 from assistant.factory import build_assistant, chroma_client, clear_clients
+from assistant.profiles import limits_for
 from assistant.settings import Settings
 from corpus import SAMPLE_DIR, load_documents
 from corpus.errors import SourcechatError
@@ -211,7 +213,7 @@ def _run_documents(questions: list[DocumentQuestion], settings, tmp, backends, s
             "documents": len(by_name), "chunks": assistant.store.count(),
             "backends": backends, **tally(rows), "results": rows,
             "settings": {"chunk_size": settings.chunk_size, "k": settings.k,
-                         "max_new_tokens": settings.max_new_tokens}}
+                         "limits": {b: asdict(limits_for(b, settings)) for b in backends}}}
 
 
 def _document_row(assistant, q: DocumentQuestion, backend: str, scope: list[str]) -> dict:

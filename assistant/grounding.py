@@ -76,22 +76,27 @@ def check_claims(claims: Sequence[Claim], grounding: Grounding, question: str,
 
     `finished`: the model stopped on its own (True), was cut by the token budget or
     stopped early (False), or it is unknown (None: a last sentence that does not end
-    like a sentence is taken as cut). A cut-off last sentence is removed, not counted.
-    A draft that only echoes the question's words is worth nothing: then no claim is kept.
+    like a sentence is taken as cut, unless it is a bullet). A cut-off last sentence is
+    removed, not counted. A draft that only echoes the question's words is worth
+    nothing: then no claim is kept.
     """
     claims = list(claims)
-    if claims and finished is not True and not complete(claims[-1].text):
+    if claims and finished is not True and not complete(claims[-1].text) and not (
+            claims[-1].bullet and finished is None):  # a bullet needs no full stop
         claims.pop()
     kept: list[Claim] = []
     dropped = 0
+    heading = ""  # a dropped claim's heading goes to the next kept one
     for claim in claims:
+        heading = claim.heading or heading
         if not content_terms(claim.text):
             continue  # punctuation, a stray marker: nothing to show or check
         refs = grounding.supporting(claim)
         if refs is None:
             dropped += 1
             continue
-        kept.append(replace(claim, refs=refs))
+        kept.append(replace(claim, refs=refs, heading=heading))
+        heading = ""
     asked = set(content_terms(question))
     if not any(set(content_terms(c.text)) - asked for c in kept):
         return [], dropped

@@ -41,7 +41,8 @@ _SUMMARY = re.compile(r"\b(summari[sz]e|summary|summaries|sum up|sum it up|tl;?d
                       r"synopsis|gist|digest|in a nutshell|brief me|boil down)\b", re.I)
 _OVERVIEW = re.compile(
     r"\b(overview|outline of|introduction to|intro to|rundown|"
-    r"(what|who)('s| is| are| was| were)\s+" + _DOC_REF + r"\s+(about|for)|"
+    r"(what|who)('s| is| are| was| were)\s+(the|this|that|these|those|my|our|your)\s+"
+    r"(\w+\s+){0,3}?(" + _DOC_NOUNS + r")\s+(about|for)|"
     r"what (is|are|was|were) (it|they) about|"
     r"tell me (about|everything about|more about)|"
     r"what do(es)?\s+(the|this|that|these|those|my|our|your|all)\s+(\w+\s+){0,2}?"
@@ -174,7 +175,9 @@ def _asks_for_plural(q: str) -> bool:
 def _subject_text(q: str) -> str:
     """The words after the last 'about/of/on/regarding' (or the whole question), minus the
     document nouns: 'the article about the Normans' -> 'the Normans'."""
-    text = re.sub(rf"\b{_DOC_REF}", " ", q, flags=re.I)
+    # "the Normans article" -> "Normans": the determiner and the noun go, the name stays
+    text = re.sub(r"\b(?:the|this|that|these|those|my|our|your|all|each|every)\s+"
+                  rf"((?:\w+\s+){{0,3}}?)(?:{_DOC_NOUNS})\b", r" \1 ", q, flags=re.I)
     m = re.search(r"\b(?:about|regarding|concerning|on|of|for)\s+(.+?)\s*[?.!]*$", text, re.I)
     if m and content_terms(m.group(1)):
         text = m.group(1)

@@ -66,9 +66,13 @@ class LlamaCppChatModel(BaseChatModel):
             llm = _load(str(Path(self.model_path).expanduser()), self.n_ctx)
             for event in llm.create_chat_completion(chat, stream=True, temperature=0.0,
                                                     max_tokens=self.max_new_tokens, stop=stop):
-                piece = event["choices"][0]["delta"].get("content") or ""
-                if piece:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                    if run_manager:
+                choice = event["choices"][0]
+                piece = choice["delta"].get("content") or ""
+                reason = choice.get("finish_reason")
+                if piece or reason:  # the reason ("stop"/"length") tells a cut answer apart
+                    chunk = ChatGenerationChunk(message=AIMessageChunk(
+                        content=piece,
+                        response_metadata={"finish_reason": reason} if reason else {}))
+                    if run_manager and piece:
                         run_manager.on_llm_new_token(piece, chunk=chunk)
                     yield chunk

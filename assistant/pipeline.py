@@ -13,6 +13,7 @@ cites a passage.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -76,6 +77,7 @@ class Assistant:
         self.chat_model = chat_model
         self.scorer = scorer
         self._models: dict[str, BaseChatModel | None] = {settings.llm: chat_model}
+        self._models_lock = threading.Lock()
         self._model_factory = model_factory
         self._explain = explain or (lambda backend, err: f"The {backend} backend failed: {err}")
         self.documents = DocumentAnswers(settings, store, retriever, scorer)
@@ -84,11 +86,12 @@ class Assistant:
         """The chat model of a backend name (None: the configured one); built once."""
         if not backend or backend == self.settings.llm:
             return self.chat_model
-        if backend not in self._models:
-            if self._model_factory is None:
-                raise BackendError(f"Backend '{backend}' is not available here.")
-            self._models[backend] = self._model_factory(backend)
-        return self._models[backend]
+        with self._models_lock:  # web chat users ask from several threads at once
+            if backend not in self._models:
+                if self._model_factory is None:
+                    raise BackendError(f"Backend '{backend}' is not available here.")
+                self._models[backend] = self._model_factory(backend)
+            return self._models[backend]
 
     # -- documents ---------------------------------------------------------------------------
     def ingest(self, paths: Sequence[str | Path] | None = None, progress: bool = True,
@@ -133,14 +136,11 @@ class Assistant:
         return matches[0]
 
     def _sources(self, sources: Sequence[str] | None) -> tuple[str, ...]:
-        """A question's sources as stored: file names resolved (full paths as given)."""
+        """A question's sources as stored: full paths checked, file names resolved."""
         if not sources:
             return ()
-        if all(Path(s).is_absolute() for s in sources):
-            return tuple(sources)
         known = [s for s, _, _ in self.store.sources()]
-        return tuple(s if Path(s).is_absolute() else self.resolve_source(s, known)
-                     for s in sources)
+        return tuple(self.resolve_source(s, known) for s in sources)
 
     def remove(self, source: str) -> tuple[str, int]:
         """Remove a document (full source path, or a unique file name); returns (source, chunks)."""
@@ -472,7 +472,7 @@ def _following(text: str, sentence: Sentence, n: int,
 def _enumerates(text: str) -> bool:
     """A sentence that names several things: three or more items in a comma list ending in
     'and'/'or', most of them capitalized names ("A, B, C and D")."""
-    m = re.search(r"((?:[^,;]+,\s*){2,}[^,;]*?\b(?:and|or)\b)", text)
+    m = re.search(r"((?:[^,;]+,){2,}[^,;]*?\b(?:and|or)\b)", text)  # no nested \s*: linear
     if not m:
         return False
     items = [x.strip() for x in re.split(r",|\band\b|\bor\b", m.group(1)) if x.strip()]

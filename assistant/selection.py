@@ -48,22 +48,24 @@ def points_for(n_sentences: int, most: int) -> int:
     return max(1, min(most, n_sentences, round(math.sqrt(n_sentences)) + 2))
 
 
-def candidates(passages: Sequence[Passage]) -> list[tuple[int, int, Sentence]]:
+def candidates(passages: Sequence[Passage], strict: bool = True
+               ) -> list[tuple[int, int, Sentence]]:
     """(passage index, sentence index in its chunk, sentence) for each distinct sentence worth
-    quoting, in document order (overlapping chunks repeat a sentence: kept once)."""
+    quoting, in document order (overlapping chunks repeat a sentence: kept once). A document
+    with none (slides, lists, text without full stops) gets every distinct sentence."""
     seen: set[tuple] = set()
     out = []
     for i, p in enumerate(passages):
         for j, s in enumerate(chunk_sentences(p.text)):
             key = (p.source, p.page, p.start + s.start)
-            n_words = len(words(s.text))
-            if key in seen or not MIN_WORDS <= n_words <= MAX_WORDS:
+            if key in seen or not content_terms(s.text):
                 continue
-            if len(content_terms(s.text)) < 3:
+            if strict and (not MIN_WORDS <= len(words(s.text)) <= MAX_WORDS
+                           or len(content_terms(s.text)) < 3):
                 continue
             seen.add(key)
             out.append((i, j, s))
-    return out
+    return out if out or not strict else candidates(passages, strict=False)
 
 
 def representative(passages: Sequence[Passage],

@@ -14,6 +14,15 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def _per_backend(name: str) -> str:
+    """'(default per backend: 40 embedded, 700 others)', read from the one place the
+    defaults live (`assistant/profiles.py`)."""
+    from assistant.profiles import CAPABLE, SMALL
+
+    return (f"(default per backend: {getattr(SMALL, name)} embedded, "
+            f"{getattr(CAPABLE, name)} others)")
+
+
 class Settings(BaseSettings):
     """sourcechat's configuration (frozen)."""
 
@@ -52,21 +61,21 @@ class Settings(BaseSettings):
         "passage term coverage, sentence term coverage); calibrated with "
         "bench/calibrate_gate.py.")
     max_new_tokens: int | None = Field(
-        None, ge=8, le=8192, description="LLM answer length cap in tokens (default per "
-        "backend: 40 embedded, 700 ollama/openai/llamacpp).")
+        None, ge=8, le=8192, description="LLM answer length cap in tokens " + _per_backend(
+            "max_new_tokens") + ".")
     llm_passages: int | None = Field(
-        None, ge=1, le=50, description="Passages shown to the LLM per question (default per "
-        "backend: 3 embedded, 8 others).")
+        None, ge=1, le=50, description="Passages shown to the LLM per question "
+        + _per_backend("llm_passages") + ".")
     llm_passage_chars: int | None = Field(
         None, ge=0, description="Longer passages are cut to their best sentences for the LLM; "
-        "0 shows whole passages (default per backend: 500 embedded, 0 others).")
+        "0 shows whole paragraphs " + _per_backend("llm_passage_chars") + ".")
     max_answer_sentences: int | None = Field(
-        None, ge=1, le=100, description="Sentences or bullets an LLM answer may keep (default "
-        "per backend: 2 embedded, 12 others).")
+        None, ge=1, le=100, description="Sentences or bullets an LLM answer may keep "
+        + _per_backend("max_answer_sentences") + ".")
     llm_context_chars: int | None = Field(
         None, ge=500, description="Source text per LLM request; a longer document is "
-        "summarized part by part, then from the parts' notes (default per backend: 1500 "
-        "embedded, 12000 others).")
+        "summarized part by part, then from the parts' notes "
+        + _per_backend("llm_context_chars") + ".")
     summary_points: int = Field(
         10, ge=1, le=50, description="Most points in a summary, overview or key points "
         "answer (a short document gets fewer).")

@@ -59,28 +59,26 @@ def paragraphs(passages: Sequence[Passage]) -> list[Passage]:
 
 
 def document_paragraphs(chunks: Sequence[Passage]) -> list[Passage]:
-    """A whole document's paragraphs, from its chunks in order: the overlapping chunks are
-    stitched back by their offsets (the whitespace between two chunks is restored as
-    blank lines), then cut at blank lines. Each paragraph keeps the id of the chunk it
-    starts in."""
+    """A whole document's paragraphs, from its chunks: overlapping chunks are stitched back
+    by their offsets into runs of contiguous text (a gap between two chunks, whitespace the
+    splitter dropped, starts a new run), then cut at blank lines. Each paragraph keeps the
+    id of the chunk it starts in; `text == document[start:end]` holds for every one."""
     out: list[Passage] = []
-    by_page: dict[int | None, list[Passage]] = {}
-    for c in chunks:
-        by_page.setdefault(c.page, []).append(c)
-    for group in by_page.values():
-        text, base, owners = "", group[0].start, []
-        for c in sorted(group, key=lambda c: c.start):
-            end = base + len(text)
-            if c.end <= end:
-                continue
-            if c.start > end:
-                gap = c.start - end
-                text += "\n" * gap if gap >= 2 else " "
-            owners.append((base + len(text), c))
-            text += c.text[max(0, base + len(text) - c.start):]
-        stitched = replace(group[0], text=text, start=base, end=base + len(text))
-        for para in paragraphs([stitched]):
-            owner = next((c for pos, c in reversed(owners) if pos <= para.start), group[0])
+    runs: list[tuple[Passage, list[tuple[int, Passage]]]] = []
+    for c in sorted(chunks, key=lambda c: (c.page or 0, c.start)):
+        run = runs[-1] if runs else None
+        if run is None or run[0].page != c.page or c.start > run[0].end:
+            runs.append((c, [(c.start, c)]))
+            continue
+        head, owners = run
+        if c.end <= head.end:
+            continue
+        owners.append((head.end, c))
+        runs[-1] = (replace(head, text=head.text + c.text[head.end - c.start:], end=c.end),
+                    owners)
+    for head, owners in runs:
+        for para in paragraphs([head]):
+            owner = next((c for pos, c in reversed(owners) if pos <= para.start), owners[0][1])
             out.append(replace(para, id=owner.id))
     return out
 

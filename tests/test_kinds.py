@@ -180,3 +180,38 @@ def test_the_chat_says_when_sentences_were_removed_and_what_the_question_was_lim
         Answer("x", True, [], dropped=2))
     assert "removed" not in answer_markdown(Answer("x", True, []))
     assert "Limited to: a b.txt" in sources_html(one)
+
+
+def test_review_findings_stay_fixed():
+    from assistant.pipeline import _enumerates
+    from assistant.selection import candidates
+    from assistant.writer import document_paragraphs
+
+    # an enumeration test that backtracked exponentially on comma lists without "and"
+    assert not _enumerates("word,  " * 60)
+    assert _enumerates("Austria, Belgium, Denmark and France joined.")
+    # chunks with a one-character gap (a single newline dropped): offsets stay exact
+    doc = "First para one.\nstill first.\n\nSecond para."
+    i = doc.index("\nstill")
+    paras = document_paragraphs([  # given out of order, too
+        Passage(doc[i + 1:], "/d/a.txt", None, i + 1, len(doc), 0, "b", "a.txt"),
+        Passage(doc[:i], "/d/a.txt", None, 0, i, 0, "a", "a.txt")])
+    assert [doc[p.start:p.end] for p in paras] == [p.text for p in paras]
+    assert [p.id for p in paras] == ["a", "b", "b"]
+    # a last bullet without a full stop is kept when the end is unknown
+    ps = [_p("France, Germany and Italy are countries.")]
+    kept, _ = check_claims(parse_markers("- France [1]\n- Germany [1]\n- Italy [1]", 1),
+                           Grounding(ps), "Which countries?", None)
+    assert [c.text for c in kept] == ["France", "Germany", "Italy"]
+    # a dropped claim's heading goes to the next kept one
+    ps = [_p("The Normans conquered England in 1066."), _p("The Huguenots were Protestants.")]
+    kept, dropped = check_claims(parse_markers(
+        "**Normans**\n- The Normans conquered England in 1066 [1].\n**Huguenots**\n"
+        "- Huguenots sailed to the Moon in 1999 [2].\n- The Huguenots were Protestants [2].",
+        2), Grounding(ps), "Compare them", True)
+    assert dropped == 1 and [c.heading for c in kept] == ["Normans", "Huguenots"]
+    # a one-word document name stays the subject
+    assert classify("Summarize the Normans article").subject == ("norman",)
+    assert classify("What is the 1973 oil crisis article about?").kind == "overview"
+    # a document without a quotable sentence still has candidates
+    assert candidates([_p("Agenda\n\nBudget\n\nRoadmap")])

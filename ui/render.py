@@ -16,17 +16,8 @@ def answer_markdown(answer: Answer) -> str:
     sentences the sources do not support were removed."""
     text = html.escape(answer.text, quote=False)
     text = _MARKER.sub(lambda m: f'<a href="#src-{m.group(1)}">[{m.group(1)}]</a>', text)
-    note = removed_note(answer)
+    note = answer.removed_note
     return f"{text}\n\n<small><i>{note}</i></small>" if note else text
-
-
-def removed_note(answer: Answer) -> str:
-    """'1 sentence not supported by the sources was removed.' (empty when none was)."""
-    n = answer.dropped
-    if not n:
-        return ""
-    return (f"{n} sentence{'s' if n > 1 else ''} not supported by the sources "
-            f"{'were' if n > 1 else 'was'} removed.")
 
 
 def highlighted(citation: Citation) -> str:
