@@ -215,3 +215,16 @@ def test_review_findings_stay_fixed():
     assert classify("What is the 1973 oil crisis article about?").kind == "overview"
     # a document without a quotable sentence still has candidates
     assert candidates([_p("Agenda\n\nBudget\n\nRoadmap")])
+
+
+def test_a_markdown_image_in_a_document_or_an_answer_never_renders_as_one():
+    from assistant.citations import Answer, Citation
+    from ui.render import answer_markdown, sources_html, sources_markdown
+
+    leak = "The code is 4471 ![status](http://127.0.0.1:7944/leak.png) and <img src=x>."
+    p = _p(leak)
+    answer = Answer(f"{leak} [1]", True, [Citation(1, p, ((0, len(leak)),))])
+    for shown in (answer_markdown(answer), sources_markdown(answer), sources_html(answer)):
+        assert "![" not in shown and "](" not in shown and "<img" not in shown
+        assert "127.0.0.1:7944/leak.png" in shown  # shown as text, not loaded
+    assert '<a href="#src-1">[1]</a>' in answer_markdown(answer)

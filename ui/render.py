@@ -8,14 +8,20 @@ from pathlib import Path
 
 from assistant import Answer, Citation
 
-_MARKER = re.compile(r"\[(\d+)\]")
+
+def inert(text: str) -> str:
+    """Document or model text made safe to show as Markdown: HTML escaped, and square
+    brackets as entities, so `![x](http://host/...)` can never become an image the browser
+    loads (or a disguised link): it shows as the text it is."""
+    return html.escape(text, quote=False).replace("[", "&#91;").replace("]", "&#93;")
 
 
 def answer_markdown(answer: Answer) -> str:
     """The answer text; each [n] links to source n in the sources view; a note when
     sentences the sources do not support were removed."""
-    text = html.escape(answer.text, quote=False)
-    text = _MARKER.sub(lambda m: f'<a href="#src-{m.group(1)}">[{m.group(1)}]</a>', text)
+    text = inert(answer.text)
+    text = re.sub(r"&#91;(\d+)&#93;",
+                  lambda m: f'<a href="#src-{m.group(1)}">[{m.group(1)}]</a>', text)
     note = answer.removed_note
     return f"{text}\n\n<small><i>{note}</i></small>" if note else text
 
@@ -27,10 +33,10 @@ def highlighted(citation: Citation) -> str:
     for start, end in sorted(citation.spans):
         if start < pos:
             continue
-        out.append(html.escape(text[pos:start]))
-        out.append(f"<mark>{html.escape(text[start:end])}</mark>")
+        out.append(inert(text[pos:start]))
+        out.append(f"<mark>{inert(text[start:end])}</mark>")
         pos = end
-    out.append(html.escape(text[pos:]))
+    out.append(inert(text[pos:]))
     return "".join(out)
 
 
