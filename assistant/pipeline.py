@@ -196,13 +196,14 @@ class Assistant:
         self.ensure_indexed()
         sources = self._sources(sources)
         if intent.kind in DOCUMENT_LEVEL:
-            yield from self.documents.answer(intent, question, query, tuple(sources or ()),
-                                             writer, limits)
+            yield from self.documents.answer(intent, question, query, sources, writer, limits)
             return
         k = k or self.settings.k
         gathers = intent.kind in (LIST, EXPLAIN)
         # lists and explanations gather from more passages; the gate reads the top k
-        passages = self.retrieve(query, max(k, 2 * self.settings.k) if gathers else k, sources)
+        # sources are resolved above: search directly (retrieve() would list them again)
+        passages = self.retriever.search(query, max(k, 2 * self.settings.k) if gathers else k,
+                                         sources)
         evidence = self.scorer.evidence(query, passages[:k])
         relevance = self.scorer.relevance(query, passages[:k], evidence)
         if relevance.score < self.settings.min_relevance:
@@ -243,7 +244,7 @@ class Assistant:
         text, citations = render(
             claims, passages, lambda text, i: supporting_spans(text, passages[i]))
         yield Answer(text, True, citations, question, query, intent.kind,
-                     tuple(sources or ()), dropped)
+                     sources, dropped)
 
     def _shown(self, limits: AnswerLimits, passages: Sequence[Passage],
                evidence: Sequence[Evidence]) -> list[Passage]:
