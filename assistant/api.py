@@ -23,8 +23,9 @@ def default_assistant() -> Assistant:
         return _DEFAULT
 
 
-def retrieve(question: str, k: int = 5, sources: Sequence[str] | None = None) -> list[Passage]:
-    """The `k` passages that best match a question, best first."""
+def retrieve(question: str, k: int | None = None,
+             sources: Sequence[str] | None = None) -> list[Passage]:
+    """The `k` passages (default: the `k` setting) that best match a question, best first."""
     return default_assistant().retrieve(question, k=k, sources=sources)
 
 

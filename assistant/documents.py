@@ -92,8 +92,8 @@ class DocumentAnswers:
             else:
                 yield event
         if composed is None or not composed.claims:
-            yield Answer(prompt("declined"), False, [], question, query, intent.kind,
-                         tuple(sources))
+            text = prompt("declined" if documents or sources else "empty")
+            yield Answer(text, False, [], question, query, intent.kind, tuple(sources))
             return
         text, citations = render(composed.claims, composed.passages,
                                  lambda t, i: supporting_spans(t, composed.passages[i]))

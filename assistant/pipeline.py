@@ -81,6 +81,8 @@ class Assistant:
         self._model_factory = model_factory
         self._explain = explain or (lambda backend, err: f"The {backend} backend failed: {err}")
         self.documents = DocumentAnswers(settings, store, retriever, scorer)
+        self._first_use_done = False
+        self._first_use_lock = threading.Lock()
 
     def chat_model_for(self, backend: str | None) -> BaseChatModel | None:
         """The chat model of a backend name (None: the configured one); built once."""
@@ -113,9 +115,27 @@ class Assistant:
             self.retriever.keyword.refresh()
 
     def ensure_indexed(self, progress: bool = False) -> None:
-        """Index the sample corpus when the index is empty (first use)."""
-        if self.store.count() == 0:
+        """Index the sample corpus into a brand-new index, one nothing was ever written to.
+        An index the user emptied stays empty (its questions say so)."""
+        if self.store.count() == 0 and self.store.content_version() == "empty":
             self.ingest(progress=progress)
+        self._first_use_done = True
+
+    def _first_use(self) -> None:
+        """Before this process's first question: a brand-new local index gets the sample.
+        A question never writes to a Chroma server's shared collection (`serve` and
+        `ingest` do), and later questions pay no round trip for the check."""
+        if self._first_use_done:
+            return
+        with self._first_use_lock:
+            if not self._first_use_done:
+                if not self.store.shared:
+                    self.ensure_indexed()
+                self._first_use_done = True
+
+    def is_empty(self) -> bool:
+        """Whether no document is indexed."""
+        return self.store.count() == 0
 
     def sources(self) -> list[tuple[str, str, int]]:
         """(source, title, chunks) for each indexed document."""
@@ -154,7 +174,7 @@ class Assistant:
                  sources: Sequence[str] | None = None) -> list[Passage]:
         """The best passages for a question, best first."""
         question = _check_question(question)
-        self.ensure_indexed()
+        self._first_use()
         return self.retriever.search(question, k or self.settings.k, self._sources(sources))
 
     def relevance(self, question: str, k: int | None = None,
@@ -170,7 +190,8 @@ class Assistant:
         for event in self.stream(question, history, k, sources, backend):
             if isinstance(event, Answer):
                 answer = event
-        assert answer is not None
+        if answer is None:  # stream() always ends with its Answer
+            raise RuntimeError("the answer stream ended without an answer")
         return answer
 
     def stream(self, question: str, history: Sequence[dict] | None = None,
@@ -193,7 +214,7 @@ class Assistant:
         else:  # a follow-up ("Summarize it.") takes its subject from the conversation
             query = self._standalone(question, history, chat_model)
             intent = classify(query)
-        self.ensure_indexed()
+        self._first_use()
         sources = self._sources(sources)
         if intent.kind in DOCUMENT_LEVEL:
             yield from self.documents.answer(intent, question, query, sources, writer, limits)
@@ -204,6 +225,9 @@ class Assistant:
         # sources are resolved above: search directly (retrieve() would list them again)
         passages = self.retriever.search(query, max(k, 2 * self.settings.k) if gathers else k,
                                          sources)
+        if not passages and self.is_empty():
+            yield self._empty(question, query, intent.kind)
+            return
         evidence = self.scorer.evidence(query, passages[:k])
         relevance = self.scorer.relevance(query, passages[:k], evidence)
         if relevance.score < self.settings.min_relevance:
@@ -222,7 +246,8 @@ class Assistant:
                     draft = event
                 else:
                     yield event
-            assert draft is not None
+            if draft is None:  # _write() always ends with its Draft
+                raise RuntimeError("the writer ended without a draft")
             if draft.not_found and relevance.lexical < 0.5:
                 yield self._declined(question, query, intent.kind, sources)
                 return
@@ -393,6 +418,9 @@ class Assistant:
                   sources: Sequence[str] | None = None) -> Answer:
         return Answer(prompt("declined"), False, [], question, query, kind,
                       tuple(sources or ()))
+
+    def _empty(self, question: str, query: str, kind: str = LOOKUP) -> Answer:
+        return Answer(prompt("empty"), False, [], question, query, kind, ())
 
 
 def focus(text: str, evidence: Sequence[Evidence], limit: int) -> str:

@@ -60,8 +60,11 @@ class PassageRetriever(BaseRetriever):
             if hits:
                 top = hits[0][1]
                 keyword = {cid: score / top for cid, score in hits}
+        found = list(dict.fromkeys([*dense_ids, *keyword]))
+        if not found:  # an empty index (or selection)
+            return []
         # a chunk deleted since the searches is simply not fetched
-        passages = self.store.get(list(dict.fromkeys([*dense_ids, *keyword])))
+        passages = self.store.get(found)
         if not passages:
             return []
         dense: dict[str, float] = {}
