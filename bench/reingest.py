@@ -40,7 +40,7 @@ def timed_ingest(data: Path, folder: Path, *extra: str) -> dict:
     """Run `sourcechat ingest` in a fresh process; wall time and its summary line."""
     env = {**os.environ, "SOURCECHAT_DATA_DIR": str(data)}
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "assistant", "ingest", str(folder), "--quiet",
+    done = subprocess.run([sys.executable, "-m", "ui", "ingest", str(folder), "--quiet",
                            *extra], env=env, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t0
     summary = done.stdout.strip().splitlines()[-1]

@@ -18,7 +18,7 @@ QUESTIONS = Path(__file__).parent / "data" / "document-questions.jsonl"  # + squ
 
 @pytest.mark.slow
 def test_document_questions_pass_with_every_backend(tmp_path, capsys):
-    from assistant.cli import main
+    from ui.cli import main
 
     backends = ["extractive", "embedded", "openai:standin"]
     with standin_server() as server:

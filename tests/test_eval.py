@@ -94,7 +94,7 @@ def test_bad_eval_file_is_a_clear_error(tmp_path):
 
 @pytest.mark.slow
 def test_eval_command_on_a_tiny_file(tmp_path, capsys):
-    from assistant.cli import main
+    from ui.cli import main
 
     f = tmp_path / "tiny.json"
     f.write_text(json.dumps(TINY))
@@ -235,7 +235,7 @@ def test_squad_articles_become_files(tmp_path):
 
 
 def test_document_eval_without_its_corpus_says_what_to_pass(tmp_path, capsys):
-    from assistant.cli import main
+    from ui.cli import main
 
     f = tmp_path / "docs.jsonl"
     _write_lines(f, DOC_LINES)
@@ -250,8 +250,8 @@ def test_document_eval_without_its_corpus_says_what_to_pass(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_document_eval_through_extractive_and_the_standin(tmp_path, capsys):
-    from assistant.cli import main
     from tests.standin import standin_server
+    from ui.cli import main
 
     f = tmp_path / "docs.jsonl"
     _write_lines(f, DOC_LINES)

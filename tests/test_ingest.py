@@ -201,8 +201,8 @@ def test_writers_take_turns(tmp_path):
                     "read: there is no lock to honour")
 def test_cli_will_not_write_an_index_that_a_web_chat_has_open(tmp_path, capsys):
     from assistant import Settings
-    from assistant.cli import main
     from assistant.factory import serving_lock
+    from ui.cli import main
 
     lock = serving_lock(Settings())  # what `sourcechat serve` holds while it runs
     lock.acquire()

@@ -56,7 +56,7 @@ def _write_folder(root: Path, n: int) -> Path:
 def _cli(data: Path, *args: str, env: dict | None = None, wrap: list[str] | None = None,
          **kw) -> subprocess.Popen:
     full_env = {**os.environ, **env_for(data), **(env or {})}
-    return subprocess.Popen([*(wrap or []), sys.executable, "-m", "assistant", *args],
+    return subprocess.Popen([*(wrap or []), sys.executable, "-m", "ui", *args],
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, **kw)
 

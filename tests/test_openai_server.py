@@ -58,7 +58,7 @@ def llama_server(tmp_path_factory):
 def test_cli_answers_with_citations_through_the_server(llama_server, tmp_path):
     _, url = llama_server
     env = {**os.environ, "SOURCECHAT_DATA_DIR": str(tmp_path / "data")}
-    done = subprocess.run([sys.executable, "-m", "assistant", "ask", "--llm", "openai:smollm2",
+    done = subprocess.run([sys.executable, "-m", "ui", "ask", "--llm", "openai:smollm2",
                            "--llm-base-url", url, "--json", SAMPLE_QUESTION],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -106,7 +106,7 @@ def test_a_stopped_server_gives_one_clear_line(tmp_path):
            "SOURCECHAT_LLM": "openai:smollm2",
            "SOURCECHAT_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1",
            "SOURCECHAT_LLM_API_KEY": "sk-test-secret"}
-    done = subprocess.run([sys.executable, "-m", "assistant", "ask", SAMPLE_QUESTION],
+    done = subprocess.run([sys.executable, "-m", "ui", "ask", SAMPLE_QUESTION],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1
     assert done.stderr == (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from assistant.cli import main
 from tests.serving import free_port
+from ui.cli import main
 
 
 def test_an_unreachable_chroma_server_is_one_clear_line(capsys):

@@ -1,6 +1,8 @@
-"""The `sourcechat` command line: ingest, ask, sources, remove, serve.
+"""The `sourcechat` command line (also `python -m ui`): ingest, status, ask, sources,
+remove, eval, serve.
 
-Errors are translated here: one line on stderr, a non-zero exit status, no traceback.
+Errors are translated here: one line on stderr, a non-zero exit status, no traceback
+(unless SOURCECHAT_DEBUG=1: then the full traceback follows the line).
 """
 
 from __future__ import annotations
@@ -137,7 +139,7 @@ def _run(args) -> int:
 
     settings = _settings(args)
     if args.command == "serve":
-        from ui import serve  # gradio loads only for `serve`
+        from ui.app import serve  # gradio loads only for `serve`
 
         serve(settings, host=args.host, port=args.port, auth=args.auth)
         return EXIT_OK

@@ -1,0 +1,7 @@
+"""`python -m ui` is the `sourcechat` command."""
+
+import sys
+
+from ui.cli import main
+
+sys.exit(main())
