@@ -17,7 +17,7 @@ from langchain_core.embeddings import Embeddings
 
 from corpus.text import Sentence, content_terms, sentences
 from index.passages import Passage
-from index.store import chunk_sentences, sentence_id
+from index.vectors import chunk_sentences, sentence_id
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from corpus import SAMPLE_DIR
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
 from corpus.text import Sentence, content_terms, sentences, words
 from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest, remove_sources
-from index.store import chunk_sentences
+from index.vectors import chunk_sentences
 
 MAX_QUESTION_CHARS = 2000
 EXTRACTIVE_SENTENCES = 3   # at most this many quoted sentences in an extractive answer

@@ -22,7 +22,7 @@ import numpy as np
 
 from corpus.text import Sentence, content_terms, words
 from index.passages import Passage
-from index.store import chunk_sentences
+from index.vectors import chunk_sentences
 
 MIN_WORDS, MAX_WORDS = 6, 80   # shorter lines are titles or bylines; longer ones run-ons
 REDUNDANT = 0.85               # cosine above which a sentence repeats one already chosen

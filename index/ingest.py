@@ -26,6 +26,7 @@ from langchain_core.indexing import index
 
 from corpus import LoadError, LoadReport, chunk_documents, load_file
 from corpus.loaders import iter_files
+from index.migrate import upgrade_layout
 from index.progress import stderr_progress
 from index.records import FileRecord
 from index.store import ChunkStore
@@ -153,7 +154,7 @@ def adopt(store: ChunkStore) -> int:
     """Record the chunks of an index built before records existed (or whose record file was
     lost), by their source, so the first ingest skips them instead of deleting them; move
     an older layout's sentence vectors into their chunks."""
-    store.upgrade_layout()
+    upgrade_layout(store)
     records = store.records
     if store.shared or records.has_keys() or records.has_run() or store.count() == 0:
         return 0  # a shared server's chunks may be other writers': never claimed

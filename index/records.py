@@ -23,6 +23,10 @@ from pathlib import Path
 
 from langchain_core.indexing import RecordManager
 
+from index.batching import batches
+
+_SQL_BATCH = 500  # values per `IN (...)` list (SQLite caps bound parameters per statement)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     namespace TEXT NOT NULL, key TEXT NOT NULL, group_id TEXT, updated_at REAL NOT NULL,
@@ -137,8 +141,7 @@ class IndexRecords(RecordManager):
         """Whether each key is recorded."""
         found: set[str] = set()
         keys = list(keys)
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
+        for part in batches(keys, _SQL_BATCH):
             marks = ",".join("?" * len(part))
             found.update(k for (k,) in self._run(
                 f"SELECT key FROM records WHERE namespace = ? AND key IN ({marks})",
@@ -213,16 +216,13 @@ class IndexRecords(RecordManager):
 
     def keys_of(self, sources: Sequence[str]) -> set[str]:
         """Recorded chunk ids of these sources."""
-        sources = list(sources)
-        return {k for i in range(0, len(sources), 500)
-                for k in self.list_keys(group_ids=sources[i:i + 500])}
+        return {k for part in batches(list(sources), _SQL_BATCH)
+                for k in self.list_keys(group_ids=part)}
 
     def groups_of(self, keys: Sequence[str]) -> list[str]:
         """The sources that recorded keys belong to."""
         groups: set[str] = set()
-        keys = list(keys)
-        for i in range(0, len(keys), 500):
-            part = keys[i:i + 500]
+        for part in batches(list(keys), _SQL_BATCH):
             groups.update(g for (g,) in self._run(
                 f"SELECT DISTINCT group_id FROM records WHERE namespace = ? AND key IN "
                 f"({','.join('?' * len(part))})", (self.namespace, *part)) if g)
@@ -280,11 +280,6 @@ class IndexRecords(RecordManager):
         with self._transaction() as db:
             for table in ("pending", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE namespace = ?", (self.namespace,))
-
-    def forget(self) -> None:
-        """Drop everything recorded for this namespace (the collection was deleted)."""
-        for table in ("records", "files", "runs", "pending"):
-            self._write(f"DELETE FROM {table} WHERE namespace = ?", [(self.namespace,)])
 
 
 class _NoLock:

@@ -8,8 +8,7 @@ LangChain's indexing API writes to it; the record of what it holds
 (`IndexRecords`) travels with it.
 
 Each chunk row carries its own sentence vectors (float16, as a `data:` URI in
-Chroma's `uris` field, which is stored beside the row but never indexed or
-returned unless asked for). Retrieval ranks candidate chunks by their best
+Chroma's `uris` field: `index/vectors.py`). Retrieval ranks candidate chunks by their best
 sentence; keeping those vectors out of an approximate-nearest-neighbour index
 keeps memory at one vector per chunk (an in-memory HNSW of every sentence
 grew ~17 KB per chunk), and a chunk and its sentences are written by one
@@ -18,7 +17,6 @@ upsert, so they can never disagree after a crash.
 
 from __future__ import annotations
 
-import base64
 import threading
 import uuid
 from collections import Counter, OrderedDict
@@ -30,14 +28,13 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
 from corpus.errors import IndexMismatchError, SourcechatError
-from corpus.text import Sentence, sentences
+from index.batching import CHROMA_PAGE, batches, pages
 from index.passages import Passage
 from index.records import IndexRecords
+from index.vectors import chunk_sentences, decode_vectors, encode_vectors
 
 _META_KEYS = ("source", "title", "page", "start", "end", "id")
-_PAGE = 5000  # rows per chromadb get() call
-_URI = "data:application/x-float16;shape={n},{d};base64,"
-_LEGACY = ".sentences"  # layout 1: sentence vectors in a companion collection
+_FILTER_BATCH = 500  # sources per `$in` filter
 
 
 class ChunkStore(VectorStore):
@@ -151,16 +148,10 @@ class ChunkStore(VectorStore):
         ids: list[str] = []
         texts: list[str] = []
         sources: list[str] = []
-        offset = 0
-        while True:
-            got = self.collection.get(include=["documents", "metadatas"], limit=_PAGE,
-                                      offset=offset)
+        for got in pages(self.collection, CHROMA_PAGE, include=["documents", "metadatas"]):
             ids.extend(got["ids"])
             texts.extend(got["documents"])
             sources.extend(m["source"] for m in got["metadatas"])
-            if len(got["ids"]) < _PAGE:
-                break
-            offset += _PAGE
         return ids, texts, sources
 
     def count(self) -> int:
@@ -173,9 +164,8 @@ class ChunkStore(VectorStore):
 
     def ids_for_sources(self, sources: Sequence[str]) -> set[str]:
         """Ids of the chunks stored for these sources."""
-        sources = list(sources)
-        return {i for k in range(0, len(sources), 500) for i in self.collection.get(
-            where=_source_filter(sources[k:k + 500]), include=[])["ids"]}
+        return {i for part in batches(list(sources), _FILTER_BATCH) for i in
+                self.collection.get(where=_source_filter(part), include=[])["ids"]}
 
     @property
     def shared(self) -> bool:
@@ -257,35 +247,6 @@ class ChunkStore(VectorStore):
             include=[])
         return list(res["ids"][0])
 
-    def upgrade_layout(self) -> int:
-        """Move sentence vectors from a layout-1 companion collection into their chunks' rows
-        (no re-embedding), then drop that collection; returns the chunks upgraded."""
-        legacy_name = self.collection_name + _LEGACY
-        if legacy_name not in collection_names(self.client):
-            return 0
-        legacy = self.client.get_collection(legacy_name)
-        all_ids, texts, _ = self.all_texts()
-        upgraded = 0
-        for start in range(0, len(all_ids), _PAGE):
-            wanted = {i: [sentence_id(i, j) for j in range(len(chunk_sentences(t)))]
-                      for i, t in zip(all_ids[start:start + _PAGE], texts[start:start + _PAGE],
-                                      strict=True)}
-            flat = [sid for sids in wanted.values() for sid in sids]
-            stored: dict[str, np.ndarray] = {}
-            for k in range(0, len(flat), _PAGE):
-                part = legacy.get(ids=flat[k:k + _PAGE], include=["embeddings"])
-                stored.update(zip(part["ids"], part["embeddings"], strict=True))
-            ids, uris = [], []
-            for cid, sids in wanted.items():
-                if sids and all(sid in stored for sid in sids):  # else: scored by re-encoding
-                    ids.append(cid)
-                    uris.append(encode_vectors(np.stack([stored[sid] for sid in sids])))
-            if ids:
-                self.collection.update(ids=ids, uris=uris)
-                upgraded += len(ids)
-        self.client.delete_collection(legacy_name)
-        return upgraded
-
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """Stored chunks as Documents, for the ids that exist."""
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
@@ -298,14 +259,13 @@ class ChunkStore(VectorStore):
 
     def id_list(self) -> list[str]:
         """Every chunk id, in a stable order (ids alone read ~7x faster than with texts)."""
-        return _paged(self.collection, include=[])
+        return [i for got in pages(self.collection, CHROMA_PAGE, include=[]) for i in got["ids"]]
 
     def texts_of(self, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """(text, source) of the chunks with these ids that exist."""
-        ids = list(ids)
         out: dict[str, tuple[str, str]] = {}
-        for k in range(0, len(ids), _PAGE):
-            got = self.collection.get(ids=ids[k:k + _PAGE], include=["documents", "metadatas"])
+        for part in batches(list(ids), CHROMA_PAGE):
+            got = self.collection.get(ids=part, include=["documents", "metadatas"])
             out.update((i, (t, m["source"])) for i, t, m in
                        zip(got["ids"], got["documents"], got["metadatas"], strict=True))
         return out
@@ -315,8 +275,8 @@ class ChunkStore(VectorStore):
         ids = list(ids or [])
         if not ids:
             return True
-        for i in range(0, len(ids), _PAGE):
-            self.collection.delete(ids=ids[i:i + _PAGE])
+        for part in batches(ids, CHROMA_PAGE):
+            self.collection.delete(ids=part)
         self._bump_version()
         return True
 
@@ -324,15 +284,10 @@ class ChunkStore(VectorStore):
         """(source, title, chunk count) for every indexed document, sorted by source."""
         counts: Counter[str] = Counter()
         titles: dict[str, str] = {}
-        offset = 0
-        while True:
-            got = self.collection.get(include=["metadatas"], limit=_PAGE, offset=offset)
+        for got in pages(self.collection, CHROMA_PAGE, include=["metadatas"]):
             for meta in got["metadatas"]:
                 counts[meta["source"]] += 1
                 titles.setdefault(meta["source"], meta.get("title", ""))
-            if len(got["ids"]) < _PAGE:
-                break
-            offset += _PAGE
         return [(s, titles[s], counts[s]) for s in sorted(counts)]
 
     def document(self, source: str) -> list[Passage]:
@@ -352,34 +307,9 @@ class ChunkStore(VectorStore):
         return [by_id[i] for i in ids if i in by_id]
 
 
-def chunk_sentences(text: str) -> list[Sentence]:
-    """The sentences of a chunk as stored (a chunk with no sentence end is one sentence)."""
-    return sentences(text) or [Sentence(text, 0, len(text))]
-
-
-def sentence_id(chunk_id: str, j: int) -> str:
-    """Id of a chunk's j-th sentence (0-based, in `chunk_sentences` order)."""
-    return f"{chunk_id}:{j}"
-
-
 def collection_names(client) -> set[str]:
     """Names of a client's collections (chromadb returns names or Collection objects)."""
     return {c if isinstance(c, str) else c.name for c in client.list_collections()}
-
-
-def encode_vectors(matrix: np.ndarray) -> str:
-    """A chunk's sentence vectors as a `data:` URI (float16, row-major)."""
-    mat = np.asarray(matrix, dtype=np.float16)
-    return _URI.format(n=mat.shape[0], d=mat.shape[1]) + base64.b64encode(
-        mat.tobytes()).decode("ascii")
-
-
-def decode_vectors(uri: str) -> np.ndarray:
-    """The float32 matrix an `encode_vectors` URI holds."""
-    head, _, data = uri.partition(";base64,")
-    n, d = (int(x) for x in head.rpartition("shape=")[2].split(","))
-    return np.frombuffer(base64.b64decode(data), dtype=np.float16).reshape(n, d).astype(
-        np.float32)
 
 
 def _source_filter(sources: Sequence[str] | None) -> dict | None:
@@ -399,14 +329,3 @@ def _embed(embeddings: Embeddings, texts: list[str]) -> np.ndarray:
         return embeddings.embed_array(texts)
     return np.asarray(embeddings.embed_documents(texts), dtype=np.float32)
 
-
-def _paged(collection, include: list[str]) -> list[str]:
-    """All ids of a collection, read in pages."""
-    ids: list[str] = []
-    offset = 0
-    while True:
-        got = collection.get(include=include, limit=_PAGE, offset=offset)
-        ids.extend(got["ids"])
-        if len(got["ids"]) < _PAGE:
-            return ids
-        offset += _PAGE

@@ -11,7 +11,8 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from index import ChunkStore, KeywordIndex, PassageRetriever, index_documents, remove_sources
 from index.keyword import tokenize
-from index.store import chunk_sentences, sentence_id
+from index.migrate import upgrade_layout
+from index.vectors import chunk_sentences, sentence_id
 from tests.stores import client_for
 
 
@@ -181,11 +182,11 @@ def test_an_older_layout_is_upgraded_in_place_without_re_embedding(tmp_path):
     old_r = PassageRetriever(store=old, keyword=KeywordIndex(old, tmp_path / "kw"), k=2)
     assert [p.id for p in old_r.search("When is the festival?")] == [i for i, _ in before]
 
-    assert old.upgrade_layout() == 2
+    assert upgrade_layout(old) == 2
     assert "kwtest.sentences" not in {c.name for c in old.client.list_collections()}
     fresh = _store(tmp_path)
     got = fresh.chunk_vectors(ids)
     assert set(got) == set(ids)
     for cid in ids:
         assert np.allclose(got[cid], want[cid], rtol=2e-3, atol=2e-3)
-    assert fresh.upgrade_layout() == 0
+    assert upgrade_layout(fresh) == 0
