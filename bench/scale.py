@@ -142,8 +142,13 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from assistant import Settings
     from assistant.factory import build_assistant
-    from index import KeywordIndex, SentenceTransformerEmbeddings
-    from index.ingest import check, index_documents, remove_sources
+    from index import (
+        KeywordIndex,
+        SentenceTransformerEmbeddings,
+        check,
+        index_documents,
+        remove_sources,
+    )
     from tests.stores import start_server
 
     work = Path(tempfile.mkdtemp(prefix="sourcechat-scale-"))

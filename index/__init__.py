@@ -1,8 +1,9 @@
 """Embedding, the Chroma store and retrieval: chunks -> vectors -> Passages."""
 
 from index.embeddings import DEFAULT_MODEL, SentenceTransformerEmbeddings
-from index.ingest import IngestReport, check, index_documents, ingest, remove_sources, repair
+from index.ingest import IngestReport, index_documents, ingest
 from index.keyword import KeywordIndex
+from index.maintenance import check, remove_sources, repair
 from index.passages import Passage
 from index.records import IndexRecords
 from index.search import PassageRetriever

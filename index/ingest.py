@@ -4,20 +4,17 @@ The bookkeeping is LangChain's `index()` with the store's `IndexRecords`: chunk
 ids are content hashes, so an unchanged chunk is never embedded again, and a
 changed file's stale chunks are cleaned up (`scoped_full`) right after its new
 ones are written. A file whose size and mtime match its record is not even
-read. Every write happens under the collection's writer lock, and a run that
-died midway (SIGKILL, power cut) is repaired by the next: chunks written but
-never recorded are deleted and records of chunks already deleted are dropped (a
-chunk's sentence vectors live in its own row: they come and go with it). Bad
-files are reported one line each; what was indexed before is kept.
+read. Every write happens in a writer session (`index/maintenance.py`), so a
+run that died midway is repaired by the next. Bad files are reported one line
+each; what was indexed before is kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from langchain_core.indexing import index
 
 from corpus import LoadError, LoadReport, chunk_documents, load_file
 from corpus.loaders import iter_files
-from index.migrate import upgrade_layout
+from index.maintenance import delete_sources, known_sources, writer_session
 from index.progress import stderr_progress
 from index.records import FileRecord
 from index.store import ChunkStore
@@ -77,16 +74,16 @@ def ingest(
     report = IngestReport()
     t0 = time.perf_counter()
     records = store.records
-    with _writing(records, progress):
-        adopt(store)
-        report.repaired = recover(store, records.begin_run(os.getpid()))
+    with writer_session(store, loud=progress) as repaired:
+        report.repaired = repaired
         load_report = LoadReport()
         files = list(iter_files(paths, load_report))
         report.errors.extend(load_report.errors)
         chunker = f"{chunk_size}/{chunk_overlap}/{CHUNKER_VERSION}"
         with _Progress(len(files), enabled=progress) as bar:
             changed = _changed_files(files, store, report, bar, on_progress, chunker,
-                                     chunk_size, chunk_overlap, int(max_file_mb * 2**20))
+                                     chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                                     max_bytes=int(max_file_mb * 2**20))
             for group_files, group_chunks in _groups(changed, batch_size):
                 records.mark_pending([f.source for f in group_files])
                 result = index(group_chunks, records, store, batch_size=batch_size,
@@ -103,12 +100,11 @@ def ingest(
             found = {str(f) for f in files}
             unreadable = [Path(e.path) for e in load_report.errors
                           if e.reason.startswith("cannot read folder")]
-            gone = [s for s in _known_sources(store)
+            gone = [s for s in known_sources(store)
                     if s not in found and any(_under(s, root) for root in paths if root.is_dir())
                     and not any(_under(s, folder) for folder in unreadable)]
-            report.chunks_removed += _remove(store, gone)
+            report.chunks_removed += delete_sources(store, gone)
             report.removed.extend(gone)
-        records.end_run()
     report.seconds = time.perf_counter() - t0
     return report
 
@@ -128,107 +124,13 @@ def index_documents(
     """
     records = store.records
     documents = list(documents)
-    with records.writer_lock():
-        adopt(store)
-        recover(store, records.begin_run(os.getpid()))
+    with writer_session(store):
         records.mark_pending([d.metadata["source"] for d in documents])
-        result = index(chunk_documents(documents, chunk_size, chunk_overlap), records,
+        result = index(chunk_documents(documents, chunk_size=chunk_size,
+                                       chunk_overlap=chunk_overlap), records,
                        store, batch_size=batch_size, cleanup="scoped_full",
                        source_id_key="source", key_encoder=_chunk_key)
-        records.end_run()
     return result["num_added"]
-
-
-def remove_sources(store: ChunkStore, sources: Iterable[str]) -> int:
-    """Delete sources with all their chunks and records; returns the chunks removed."""
-    records = store.records
-    with records.writer_lock():
-        adopt(store)
-        recover(store, records.begin_run(os.getpid()))
-        removed = _remove(store, list(sources))
-        records.end_run()
-    return removed
-
-
-def adopt(store: ChunkStore) -> int:
-    """Record the chunks of an index built before records existed (or whose record file was
-    lost), by their source, so the first ingest skips them instead of deleting them; move
-    an older layout's sentence vectors into their chunks."""
-    upgrade_layout(store)
-    records = store.records
-    if store.shared or records.has_keys() or records.has_run() or store.count() == 0:
-        return 0  # a shared server's chunks may be other writers': never claimed
-    ids, _, sources = store.all_texts()
-    records.update(ids, group_ids=sources, time_at_least=records.get_time())
-    return len(ids)
-
-
-def recover(store: ChunkStore, dead: list[str] | None) -> int:
-    """Repair what a dead run left (`dead`: the sources it had pending, None: no dead run).
-
-    On disk there is one writer: the whole collection is checked after a dead run, or
-    when the chunk counts disagree. A shared Chroma server has other writers, whose
-    chunks are not in these records: only the dead run's pending sources are repaired.
-    """
-    if store.shared:
-        return repair(store, dead) if dead else 0
-    if dead is not None or store.count() != len(store.records.all_keys()):
-        return repair(store)
-    return 0
-
-
-def repair(store: ChunkStore, sources: Sequence[str] | None = None) -> int:
-    """Make Chroma and the records agree after an interrupted run (for `sources`, else for
-    the whole collection; on a shared server, for the sources these records know);
-    returns the fixes made.
-
-    Chunks in Chroma but not in the records were written by a run that died before
-    recording them: deleted (the next run writes them again). Records whose chunk is
-    gone were deleted by a run that died before forgetting them: dropped, and their
-    files re-read.
-    """
-    records = store.records
-    with records.writer_lock():
-        if sources is None and store.shared:  # only what this writer's records know of
-            sources = sorted(set(_known_sources(store)) | set(records.pending()))
-        files = records.file_sources()
-        if sources is None:
-            in_chroma, recorded = store.all_ids(), records.all_keys()
-        else:
-            in_chroma, recorded = store.ids_for_sources(sources), records.keys_of(sources)
-            files = sorted(set(files) & set(sources))
-        unrecorded = sorted(in_chroma - recorded)
-        lost = sorted(recorded - in_chroma)
-        store.delete(unrecorded)
-        if lost:
-            records.drop_files(records.groups_of(lost))  # re-read those files next time
-            records.delete_keys(lost)
-        with_keys = set(records.group_counts() if sources is None
-                        else records.groups_of(sorted(recorded - set(lost))))
-        stale_files = [s for s in files if s not in with_keys]
-        records.drop_files(stale_files)
-    return len(unrecorded) + len(lost) + len(stale_files)
-
-
-def check(store: ChunkStore, keyword=None) -> dict:
-    """Counts of chunks in Chroma, in the records and in the keyword index (when given),
-    and whether they are the very same ids (on a shared server: the chunks of the
-    sources recorded here are the recorded ones, the keyword index holds all)."""
-    in_chroma = store.all_ids()
-    recorded = store.records.all_keys()
-    # a shared server also holds other writers' chunks: compare the sources recorded here
-    mine = store.ids_for_sources(_known_sources(store)) if store.shared else in_chroma
-    state = {
-        "chunks": len(in_chroma),
-        "records": len(recorded),
-        "sources": len(store.records.group_counts()),
-        "consistent": mine == recorded,
-    }
-    if keyword is not None:
-        in_keyword = keyword.ids()
-        state["keyword_index"] = len(in_keyword)
-        state["consistent"] = state["consistent"] and in_keyword == in_chroma
-    return state
 
 
 # -- internals -------------------------------------------------------------------------------
@@ -236,8 +138,8 @@ def _chunk_key(doc: Document) -> str:
     return doc.metadata["id"]
 
 
-def _changed_files(files, store, report, bar, on_progress, chunker, chunk_size, chunk_overlap,
-                   max_bytes) -> Iterator[tuple[FileRecord, list[Document]]]:
+def _changed_files(files, store, report, bar, on_progress, chunker, *, chunk_size,
+                   chunk_overlap, max_bytes) -> Iterator[tuple[FileRecord, list[Document]]]:
     """Yield (file record, chunks) for each file that needs (re)indexing; report the rest."""
     records = store.records
     by_hash: dict[str, str] = {}  # content -> first source seen with it in this run
@@ -269,9 +171,11 @@ def _changed_files(files, store, report, bar, on_progress, chunker, chunk_size, 
                 None)
             if twin:
                 report.duplicates.append((source, twin))
-                report.chunks_removed += _remove(store, [source])  # it may have differed before
+                # it may have differed before
+                report.chunks_removed += delete_sources(store, [source])
                 continue
-            chunks = list(chunk_documents(load_file(path), chunk_size, chunk_overlap))
+            chunks = list(chunk_documents(load_file(path), chunk_size=chunk_size,
+                                          chunk_overlap=chunk_overlap))
         except LoadError as err:
             kept = len(records.list_keys(group_ids=[source]))
             if kept:
@@ -304,19 +208,6 @@ def _groups(changed, batch_size: int) -> Iterator[tuple[list[FileRecord], list[D
         yield files, chunks
 
 
-def _remove(store: ChunkStore, sources: list[str]) -> int:
-    store.records.mark_pending(sources)
-    removed = 0
-    for source in sources:
-        keys = sorted(set(store.records.list_keys(group_ids=[source])) |
-                      store.ids_for_source(source))
-        store.records.drop_files([source])  # first: a crash after it re-reads the file
-        store.delete(keys)
-        store.records.delete_keys(keys)
-        removed += len(keys)
-    return removed
-
-
 def _current(records, source: str) -> bool:
     """Whether a recorded file is still on disk exactly as it was indexed."""
     record = records.file(source)
@@ -325,11 +216,6 @@ def _current(records, source: str) -> bool:
     except OSError:
         return False
     return record is not None and (record.size, record.mtime_ns) == (st.st_size, st.st_mtime_ns)
-
-
-def _known_sources(store: ChunkStore) -> list[str]:
-    return sorted({s for s in store.records.group_counts() if s} |
-                  set(store.records.file_sources()))
 
 
 def _under(source: str, root: Path) -> bool:
@@ -342,29 +228,6 @@ def _sha256(path: Path) -> str:
             return hashlib.file_digest(f, "sha256").hexdigest()
     except PermissionError:
         raise LoadError(str(path), "permission denied (check the file's permissions)") from None
-
-
-class _writing:
-    """Hold the collection's writer lock; say so when another ingest holds it."""
-
-    def __init__(self, records, loud: bool):
-        self.lock = records.writer_lock()
-        self.loud = loud
-
-    def __enter__(self):
-        from filelock import Timeout
-
-        try:
-            self.lock.acquire(timeout=0)
-        except Timeout:
-            if self.loud:
-                print("waiting for another ingest into this index to finish...",
-                      file=sys.stderr)
-            self.lock.acquire()
-        return self
-
-    def __exit__(self, *exc):
-        self.lock.release()
 
 
 class _Progress:

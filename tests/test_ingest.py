@@ -11,6 +11,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from corpus import chunk_documents, load_file
 from index import ChunkStore, IndexRecords, KeywordIndex, check, ingest, remove_sources
+from index.maintenance import writer_session
 from tests import stores
 from tests.stores import client_for
 
@@ -310,3 +311,24 @@ def test_writers_on_two_hosts_share_a_server_and_repair_only_their_own(tmp_path)
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_writer_session_that_fails_is_repaired_by_the_next(tmp_path):
+    """The one lock-repair-write session: a block that raises leaves its run unfinished (and
+    the lock free); the next session deletes what it wrote unrecorded and ends cleanly."""
+    store = _store(tmp_path)
+    ingest([_folder(tmp_path, n=2)], store, **OPTS)
+    kept = store.all_ids()
+    stray = load_file(_folder(tmp_path / "other", n=1) / "note 0.txt")
+    with pytest.raises(RuntimeError), writer_session(store) as repaired:
+        assert repaired == 0
+        store.add_documents(list(chunk_documents(stray, chunk_size=300, chunk_overlap=50)))
+        raise RuntimeError("killed midway")
+    written = store.all_ids() - kept
+    assert store.records.has_run() and len(written) > 0
+    assert not store.records.writer_lock().is_locked
+    with writer_session(store) as repaired:
+        assert repaired == len(written)
+        assert store.all_ids() == kept  # repaired before the block runs
+    assert not store.records.has_run()
+    assert check(store)["consistent"]
