@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 
 from corpus.errors import SourcechatError
 
@@ -98,14 +99,21 @@ def main(argv: list[str] | None = None) -> int:
             os._exit(status)
         return status
     except SourcechatError as err:
-        print(f"error: {err}", file=sys.stderr)
+        _report(f"error: {err}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # the last resort: still one line, never a traceback
-        print(f"error: unexpected {type(err).__name__}: {err}", file=sys.stderr)
+    except Exception as err:  # the last resort: still one line (a traceback only to debug)
+        _report(f"error: unexpected {type(err).__name__}: {err}")
         return EXIT_ERROR
+
+
+def _report(line: str) -> None:
+    """One line on stderr; with SOURCECHAT_DEBUG=1, the traceback of the error after it."""
+    print(line, file=sys.stderr)
+    if os.environ.get("SOURCECHAT_DEBUG") == "1":
+        traceback.print_exc(file=sys.stderr)
 
 
 def _settings(args):
@@ -229,7 +237,8 @@ def _ask(assistant, args) -> int:
         elif stream_to_tty:
             print(event, end="", flush=True)
             streamed = True
-    assert answer is not None
+    if answer is None:  # the stream ended without its final Answer
+        raise SourcechatError("The assistant returned no answer (its stream ended early).")
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
         return EXIT_OK
