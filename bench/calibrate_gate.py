@@ -62,7 +62,7 @@ def main() -> int:
                                                                "page": None})
             for t in indexed for s in data.articles[t]]
     index_documents(docs, a.store, chunk_size=settings.chunk_size,
-                    chunk_overlap=settings.chunk_overlap)
+                    chunk_overlap=settings.chunk_overlap, batch_size=settings.batch_size)
     pos = [q.question for q in data.questions if q.answerable and q.article in indexed]
     neg = [q.question for q in data.questions if q.article not in indexed]
     rng.shuffle(pos)

@@ -67,7 +67,8 @@ def main() -> int:
     size = write_corpus(work / "docs", args.eval, args.mb)
     # the raw side needs the chunk texts in memory; a memory run (--no-raw) must not hold them
     texts = [c.page_content for c in chunk_documents(
-        load_documents([work / "docs"]), settings.chunk_size, settings.chunk_overlap)
+        load_documents([work / "docs"]), chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap)
     ] if args.raw else []
     embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
                                                batch_size=settings.batch_size,

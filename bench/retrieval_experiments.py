@@ -5,7 +5,9 @@ chunk-level dense (MiniLM cosine), BM25 (bm25s), sentence-level dense (best
 sentence cosine per chunk), and weighted sums of them. This is how the default
 fusion and chunk size in docs/retrieval.md were chosen.
 
-    .venv/bin/python bench/retrieval_experiments.py [--chunk-size 1500] [--overlap 200]
+    .venv/bin/python bench/retrieval_experiments.py [--chunk-size N] [--overlap N]
+
+(chunk size and overlap default to the settings').
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev-publ
 
 
 def main() -> None:
+    from assistant.settings import Settings
+
+    settings = Settings()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--file", default=str(EVAL))
-    ap.add_argument("--chunk-size", type=int, default=1500)
-    ap.add_argument("--overlap", type=int, default=200)
+    ap.add_argument("--chunk-size", type=int, default=settings.chunk_size)
+    ap.add_argument("--overlap", type=int, default=settings.chunk_overlap)
     ap.add_argument("--questions", type=int, default=600)
     args = ap.parse_args()
 
@@ -39,8 +44,10 @@ def main() -> None:
     data = load_eval(args.file)
     docs = [Document(page_content=t, metadata={"source": s, "title": s, "page": None})
             for s, t in data.documents.items()]
-    texts = [c.page_content for c in chunk_documents(docs, args.chunk_size, args.overlap)]
-    model = SentenceTransformerEmbeddings().model
+    texts = [c.page_content for c in chunk_documents(docs, chunk_size=args.chunk_size,
+                                                     chunk_overlap=args.overlap)]
+    model = SentenceTransformerEmbeddings(settings.embedding_model, batch_size=settings.batch_size,
+                                          precision=settings.embedding_precision).model
     t0 = time.perf_counter()
     chunk_vecs = model.encode(texts, batch_size=64, normalize_embeddings=True)
     owner, sent_texts = [], []

@@ -182,7 +182,8 @@ def main() -> int:
                     spent = shared.seconds
                     t0 = time.perf_counter()
                     index_documents(batch, assistants[mode].store, chunk_size=base.chunk_size,
-                                    chunk_overlap=base.chunk_overlap)
+                                    chunk_overlap=base.chunk_overlap,
+                                    batch_size=base.batch_size)
                     build[mode] += time.perf_counter() - t0 - (shared.seconds - spent)
                 shared.forget()
                 done += len(batch)
@@ -199,7 +200,8 @@ def main() -> int:
                 keyword.refresh()
                 extra = Document(page_content=f"One more passage, written at {size:,}.",
                                  metadata={"source": f"scale/extra-{size}.txt", "title": "x"})
-                index_documents([extra], asst.store)
+                index_documents([extra], asst.store, chunk_size=base.chunk_size,
+                                chunk_overlap=base.chunk_overlap, batch_size=base.batch_size)
                 t0 = time.perf_counter()
                 keyword.refresh()  # what a writer waits for after a small ingest
                 catchup = time.perf_counter() - t0

@@ -17,9 +17,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
 
-def make_splitter(
-    chunk_size: int = 600, chunk_overlap: int = 100
-) -> RecursiveCharacterTextSplitter:
+def make_splitter(*, chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
     """The splitter sourcechat uses: sentence-aware, recording start offsets."""
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
@@ -38,10 +36,10 @@ def chunk_id(source: str, page: int | None, start: int, text: str) -> str:
 
 
 def chunk_documents(
-    documents: Iterable[Document], chunk_size: int = 600, chunk_overlap: int = 100
+    documents: Iterable[Document], *, chunk_size: int, chunk_overlap: int
 ) -> Iterator[Document]:
     """Split documents lazily; each chunk has source/title/page/start/end/id metadata."""
-    splitter = make_splitter(chunk_size, chunk_overlap)
+    splitter = make_splitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     for doc in documents:
         text = doc.page_content
         cursor = 0

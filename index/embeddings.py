@@ -70,8 +70,8 @@ def _load(name: str, device: str):
 class SentenceTransformerEmbeddings(Embeddings):
     """Normalized sentence-transformers embeddings; the model loads lazily, once."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64, device: str = "cpu",
-                 precision: Literal["auto", "float32", "bfloat16"] = "auto"):
+    def __init__(self, model: str, *, batch_size: int,
+                 precision: Literal["auto", "float32", "bfloat16"], device: str = "cpu"):
         self.model_name = model
         self.batch_size = batch_size
         self.device = device

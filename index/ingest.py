@@ -6,7 +6,8 @@ changed file's stale chunks are cleaned up (`scoped_full`) right after its new
 ones are written. A file whose size and mtime match its record is not even
 read. Every write happens in a writer session (`index/maintenance.py`), so a
 run that died midway is repaired by the next. Bad files are reported one line
-each; what was indexed before is kept.
+each; what was indexed before is kept. Chunk size, overlap, batch size and the
+file size limit come from the caller (the settings are their one home).
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ def ingest(
     paths: Iterable[str | os.PathLike],
     store: ChunkStore,
     *,
-    chunk_size: int = 600,
-    chunk_overlap: int = 100,
-    batch_size: int = 64,
-    max_file_mb: float = 100.0,
+    chunk_size: int,
+    chunk_overlap: int,
+    batch_size: int,
+    max_file_mb: float,
     sync: bool = False,
     progress: bool = True,
     on_progress: Callable[[int, int, str], None] | None = None,
@@ -113,9 +114,9 @@ def index_documents(
     documents: Iterable[Document],
     store: ChunkStore,
     *,
-    chunk_size: int = 600,
-    chunk_overlap: int = 100,
-    batch_size: int = 64,
+    chunk_size: int,
+    chunk_overlap: int,
+    batch_size: int,
 ) -> int:
     """Chunk, embed and record in-memory Documents (each needs `source` metadata).
 

@@ -35,10 +35,10 @@ class PassageRetriever(BaseRetriever):
 
     store: ChunkStore
     keyword: KeywordIndex | None = None
-    k: int = 5
+    k: int  # k and the weights come from the settings (their one home)
+    dense_weight: float
+    keyword_weight: float
     sources: Sequence[str] | None = None
-    dense_weight: float = 1.0
-    keyword_weight: float = 0.5
     candidates: int = 40
     dense_factor: int = 2  # dense candidates per keyword candidate
 

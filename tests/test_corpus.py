@@ -46,7 +46,7 @@ def test_pdf_pages_keep_page_numbers_and_offsets(tmp_path):
     docs = load_file(pdf)
     assert [d.metadata["page"] for d in docs] == [1, 2]
     assert "pears" in docs[1].page_content
-    chunk = next(chunk_documents(docs[1:]))
+    chunk = next(chunk_documents(docs[1:], chunk_size=300, chunk_overlap=60))
     assert chunk.metadata["page"] == 2
     assert docs[1].page_content[chunk.metadata["start"]:chunk.metadata["end"]] == chunk.page_content
 

@@ -21,7 +21,9 @@ def make(tmp_path) -> Assistant:
     emb = DeterministicFakeEmbedding(size=16)
     store = ChunkStore(client_for(tmp_path), "test", emb, "fake-a")
     settings = Settings(data_dir=tmp_path, min_relevance=-10.0, llm="extractive")
-    retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"), k=5)
+    retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"),
+                                 k=settings.k, dense_weight=settings.dense_weight,
+                                 keyword_weight=settings.keyword_weight)
     return Assistant(settings, store, retriever, None, EvidenceScorer(emb))
 
 

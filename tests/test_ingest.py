@@ -15,7 +15,8 @@ from index.maintenance import writer_session
 from tests import stores
 from tests.stores import client_for
 
-OPTS = {"chunk_size": 300, "chunk_overlap": 50, "batch_size": 8, "progress": False}
+CHUNKING = {"chunk_size": 300, "chunk_overlap": 50}
+OPTS = {**CHUNKING, "batch_size": 8, "max_file_mb": 100, "progress": False}
 
 
 class CountingEmbedding(DeterministicFakeEmbedding):
@@ -51,8 +52,7 @@ def _ids_by_source(store):
 
 
 def _expected_ids(path):
-    return {c.metadata["id"] for c in chunk_documents(load_file(path), OPTS["chunk_size"],
-                                                        OPTS["chunk_overlap"])}
+    return {c.metadata["id"] for c in chunk_documents(load_file(path), **CHUNKING)}
 
 
 def test_second_run_on_an_unchanged_folder_embeds_nothing(tmp_path):
@@ -168,7 +168,7 @@ def test_the_next_run_repairs_what_a_crash_left(tmp_path, crash):
     if crash == "written_not_recorded":  # chunks upserted, killed before the records update
         stray = load_file(docs / "note 3.txt")[0]
         stray.page_content = "A half-written version of note 3 about durians."
-        store.add_documents(list(chunk_documents([stray], 300, 50)))
+        store.add_documents(list(chunk_documents([stray], **CHUNKING)))
     elif crash == "deleted_not_forgotten":  # cleanup deleted vectors, killed before delete_keys
         store.delete(ids[:1])
     elif crash == "recorded_file_lost_chunks":
@@ -221,7 +221,7 @@ def test_an_index_built_before_records_is_adopted_not_deleted(tmp_path):
     other = tmp_path / "other.txt"
     other.write_text("Indexed long ago, before records existed. It must survive.")
     store = _store(tmp_path)
-    store.add_documents(list(chunk_documents(load_file(other.resolve()), 300, 50)))
+    store.add_documents(list(chunk_documents(load_file(other.resolve()), **CHUNKING)))
     assert not store.records.has_keys()  # as an index from an older version
     ingest([docs], store, **OPTS)
     assert str(other.resolve()) in _ids_by_source(store)
@@ -297,7 +297,7 @@ def test_writers_on_two_hosts_share_a_server_and_repair_only_their_own(tmp_path)
         a.records.mark_pending([victim])
         stray = load_file(docs_a / "note 2.txt")[0]
         stray.page_content = "A half-written note about durians."
-        a.add_documents(list(chunk_documents([stray], 300, 50)))
+        a.add_documents(list(chunk_documents([stray], **CHUNKING)))
 
         report = ingest([docs_a], a, sync=True, **OPTS)
         assert report.repaired == 1 and not report.removed
@@ -322,7 +322,7 @@ def test_a_writer_session_that_fails_is_repaired_by_the_next(tmp_path):
     stray = load_file(_folder(tmp_path / "other", n=1) / "note 0.txt")
     with pytest.raises(RuntimeError), writer_session(store) as repaired:
         assert repaired == 0
-        store.add_documents(list(chunk_documents(stray, chunk_size=300, chunk_overlap=50)))
+        store.add_documents(list(chunk_documents(stray, **CHUNKING)))
         raise RuntimeError("killed midway")
     written = store.all_ids() - kept
     assert store.records.has_run() and len(written) > 0

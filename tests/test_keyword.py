@@ -9,11 +9,16 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 
+from assistant.settings import Settings
 from index import ChunkStore, KeywordIndex, PassageRetriever, index_documents, remove_sources
 from index.keyword import tokenize
 from index.migrate import upgrade_layout
 from index.vectors import chunk_sentences, sentence_id
 from tests.stores import client_for
+
+_DEFAULTS = Settings.model_fields  # the defaults' one home
+SIZES = {f: _DEFAULTS[f].default for f in ("chunk_size", "chunk_overlap", "batch_size")}
+FUSION = {f: _DEFAULTS[f].default for f in ("dense_weight", "keyword_weight")}
 
 
 def _store(path, name="kwtest"):
@@ -30,7 +35,7 @@ def test_keyword_index_stays_in_step_with_the_store(tmp_path):
     store = _store(tmp_path)
     kw = KeywordIndex(store, tmp_path / "kw")
     index_documents([_doc("a", "Zorblat festival in March."), _doc("b", "Quokkas on Rottnest.")],
-                    store)
+                    store, **SIZES)
     assert kw.count() == store.count() == 2
     hits = kw.search("When is the Zorblat festival?", 5)
     assert [store.get([i])[0].source for i, _ in hits] == ["a"]
@@ -48,9 +53,9 @@ def test_keyword_index_stays_in_step_with_the_store(tmp_path):
 def test_searches_during_a_rebuild_use_the_previous_version_not_a_queue(tmp_path):
     store = _store(tmp_path)
     kw = KeywordIndex(store, None)
-    index_documents([_doc("a", "The Zorblat festival is in March.")], store)
+    index_documents([_doc("a", "The Zorblat festival is in March.")], store, **SIZES)
     assert len(kw.search("zorblat", 5)) == 1
-    index_documents([_doc("b", "A second Zorblat festival is in May.")], store)
+    index_documents([_doc("b", "A second Zorblat festival is in May.")], store, **SIZES)
     kw._lock.acquire()  # another caller is rebuilding for the new version
     try:
         got = []  # answers without waiting for that rebuild, from what it had
@@ -71,11 +76,11 @@ def test_searches_during_a_rebuild_use_the_previous_version_not_a_queue(tmp_path
 def test_a_followed_index_catches_up_by_itself(tmp_path):
     store = _store(tmp_path)
     kw = KeywordIndex(store, None)
-    index_documents([_doc("a", "The Zorblat festival is in March.")], store)
+    index_documents([_doc("a", "The Zorblat festival is in March.")], store, **SIZES)
     kw.follow(every=0.05)
     try:
         assert len(kw.search("zorblat", 5)) == 1
-        index_documents([_doc("b", "A second Zorblat festival is in May.")], store)
+        index_documents([_doc("b", "A second Zorblat festival is in May.")], store, **SIZES)
         for _ in range(1200):  # the follower rebuilds; no search waits for it
             if len(kw.search("zorblat", 5)) == 2:
                 break
@@ -92,12 +97,12 @@ def test_a_rebuild_tokenizes_only_new_chunks_and_scores_as_a_full_build(tmp_path
     store = _store(tmp_path)
     kw = KeywordIndex(store, tmp_path / "kw")
     index_documents([_doc(f"s{i}", f"Zorblat note {i} on quokkas, festival {i}.")
-                     for i in range(20)], store)
+                     for i in range(20)], store, **SIZES)
     kw.refresh()
     seen: list[str] = []
     real = keyword_module.tokenize
     monkeypatch.setattr(keyword_module, "tokenize", lambda text: seen.append(text) or real(text))
-    index_documents([_doc("new", "A new Zorblat text with wombats.")], store)
+    index_documents([_doc("new", "A new Zorblat text with wombats.")], store, **SIZES)
     remove_sources(store, ["s3"])
     query = "zorblat wombats festival 7 3"
     got = kw.search(query, 30)
@@ -111,7 +116,7 @@ def test_a_rebuild_tokenizes_only_new_chunks_and_scores_as_a_full_build(tmp_path
         assert kw.idf(term) == scratch.idf(term)
 
     seen.clear()  # a new process starts from the index the last one saved
-    index_documents([_doc("newer", "Wombats again.")], store)
+    index_documents([_doc("newer", "Wombats again.")], store, **SIZES)
     other = KeywordIndex(store, tmp_path / "kw")
     assert other.count() == 21 and seen == ["Wombats again."]
 
@@ -119,7 +124,7 @@ def test_a_rebuild_tokenizes_only_new_chunks_and_scores_as_a_full_build(tmp_path
 def test_source_filter_and_unknown_terms(tmp_path):
     store = _store(tmp_path)
     kw = KeywordIndex(store, tmp_path / "kw")
-    index_documents([_doc("a", "apples and pears"), _doc("b", "apples and plums")], store)
+    index_documents([_doc("a", "apples and pears"), _doc("b", "apples and plums")], store, **SIZES)
     only_b = kw.search("apples", 5, sources=["b"])
     assert [store.get([i])[0].source for i, _ in only_b] == ["b"]
     assert kw.search("bananas", 5) == []
@@ -133,9 +138,10 @@ def test_hybrid_retriever_finds_exact_terms_and_scales_scores(tmp_path):
     kw = KeywordIndex(store, tmp_path / "kw")
     docs = [_doc(f"d{i}", f"Filler text number {i} about nothing.") for i in range(20)]
     docs.append(_doc("target", "The serial code XK-7731 is printed on the box."))
-    index_documents(docs, store)
+    index_documents(docs, store, **SIZES)
     # fake embeddings are noise in [-1, 1]: give BM25 the larger weight here
-    r = PassageRetriever(store=store, keyword=kw, k=3, keyword_weight=2.5)
+    r = PassageRetriever(store=store, keyword=kw, k=3, dense_weight=FUSION["dense_weight"],
+                         keyword_weight=2.5)
     passages = r.search("Where is XK-7731 printed?")
     assert passages[0].source == "target"
     assert all(0 < p.score <= 1 for p in passages)
@@ -146,7 +152,7 @@ def test_hybrid_retriever_finds_exact_terms_and_scales_scores(tmp_path):
 def test_sentence_vectors_are_stored_under_each_chunks_own_sentence_index(tmp_path):
     store = _store(tmp_path)
     docs = [_doc("a", "First one. Second one."), _doc("b", "Third one. Fourth one. Fifth.")]
-    index_documents(docs, store)  # one batch: both chunks' sentences embedded together
+    index_documents(docs, store, **SIZES)  # one batch: both chunks' sentences embedded together
     emb = store.embeddings
     for cid, text in zip(*store.all_texts()[:2], strict=True):
         sents = chunk_sentences(text)
@@ -166,10 +172,10 @@ def test_an_older_layout_is_upgraded_in_place_without_re_embedding(tmp_path):
     store = _store(tmp_path)
     kw = KeywordIndex(store, tmp_path / "kw")
     index_documents([_doc("a", "Zorblat festival in March. It is loud."),
-                     _doc("b", "Quokkas live on Rottnest. They smile.")], store)
+                     _doc("b", "Quokkas live on Rottnest. They smile.")], store, **SIZES)
     ids = store.all_texts()[0]
     want = {cid: store.chunk_vectors([cid])[cid] for cid in ids}
-    r = PassageRetriever(store=store, keyword=kw, k=2)
+    r = PassageRetriever(store=store, keyword=kw, k=2, **FUSION)
     before = [(p.id, p.score) for p in r.search("When is the festival?")]
     # rewrite it as layout 1: no vectors in the rows, a companion collection holds them
     legacy = store.client.get_or_create_collection("kwtest.sentences", embedding_function=None)
@@ -179,7 +185,8 @@ def test_an_older_layout_is_upgraded_in_place_without_re_embedding(tmp_path):
     store.collection.update(ids=ids, uris=[""] * len(ids))
     old = _store(tmp_path)  # a fresh process opens it
     assert old.chunk_vectors(ids) == {}
-    old_r = PassageRetriever(store=old, keyword=KeywordIndex(old, tmp_path / "kw"), k=2)
+    old_r = PassageRetriever(store=old, keyword=KeywordIndex(old, tmp_path / "kw"), k=2,
+                             **FUSION)
     assert [p.id for p in old_r.search("When is the festival?")] == [i for i, _ in before]
 
     assert upgrade_layout(old) == 2

@@ -29,7 +29,9 @@ def make(tmp_path, reply: str | None, min_relevance: float = -10.0, model="fake-
     store = ChunkStore(client, "test", emb, model)
     settings = Settings(data_dir=tmp_path, min_relevance=min_relevance, chunk_size=200)
     chat = GenericFakeChatModel(messages=iter([AIMessage(reply)])) if reply else None
-    retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"), k=5)
+    retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"),
+                                 k=settings.k, dense_weight=settings.dense_weight,
+                                 keyword_weight=settings.keyword_weight)
     a = Assistant(settings, store, retriever, chat, EvidenceScorer(emb))
     (tmp_path / "fruit.txt").write_text(DOC)
     a.ingest([str(tmp_path / "fruit.txt")], progress=False)
