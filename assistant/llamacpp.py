@@ -11,17 +11,11 @@ import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-
+from assistant.local_models import LocalChatModel
 from corpus.errors import BackendError
 
 _LOCK = threading.RLock()
-_ROLES = {"human": "user", "ai": "assistant", "system": "system"}
 
 
 @lru_cache(maxsize=2)
@@ -40,39 +34,21 @@ def _load(path: str, n_ctx: int):
         raise BackendError(f"llama.cpp cannot load {path}: {err}") from None
 
 
-class LlamaCppChatModel(BaseChatModel):
+class LlamaCppChatModel(LocalChatModel):
     """A GGUF model through llama-cpp-python's chat completion; greedy, streaming."""
 
     model_path: str
-    max_new_tokens: int = 160
     n_ctx: int = 4096
 
     @property
     def _llm_type(self) -> str:
         return "sourcechat-llamacpp"
 
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None,
-                  **kwargs: Any) -> ChatResult:
-        text = "".join(c.text for c in self._stream(messages, stop, run_manager))
-        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
-
-    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                run_manager: CallbackManagerForLLMRun | None = None,
-                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)}
-                for m in messages]
+    def _pieces(self, chat: list[dict[str, str]],
+                stop: list[str] | None) -> Iterator[tuple[str, str | None]]:
         with _LOCK:  # one generation at a time: a llama.cpp context is not thread-safe
             llm = _load(str(Path(self.model_path).expanduser()), self.n_ctx)
             for event in llm.create_chat_completion(chat, stream=True, temperature=0.0,
                                                     max_tokens=self.max_new_tokens, stop=stop):
                 choice = event["choices"][0]
-                piece = choice["delta"].get("content") or ""
-                reason = choice.get("finish_reason")
-                if piece or reason:  # the reason ("stop"/"length") tells a cut answer apart
-                    chunk = ChatGenerationChunk(message=AIMessageChunk(
-                        content=piece,
-                        response_metadata={"finish_reason": reason} if reason else {}))
-                    if run_manager and piece:
-                        run_manager.on_llm_new_token(piece, chunk=chunk)
-                    yield chunk
+                yield choice["delta"].get("content") or "", choice.get("finish_reason")

@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from assistant import Settings, build_assistant
-from assistant.backends import gguf_path
+from assistant.embedded import gguf_path
 from corpus.errors import BackendError
 from tests.conftest import SAMPLE_QUESTION
 
