@@ -8,6 +8,7 @@ without a marker, and the highlighted spans of each citation.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,7 +48,14 @@ class Relevance:
 
 
 class EvidenceScorer:
-    """Scores sentences against a question with an `Embeddings` model and term overlap."""
+    """Scores sentences against a question with an `Embeddings` model and term overlap.
+
+    One scorer serves every thread of the web chat: its cache of sentence vectors is
+    shared under a lock, and each call keeps the vectors it needs, so a cache cleared
+    meanwhile costs nothing.
+    """
+
+    cache_limit = 20000  # sentence vectors kept before the cache starts over
 
     def __init__(self, embeddings: Embeddings, lexical_weight: float = 0.5,
                  idf: Callable[[str], float] | None = None,
@@ -59,25 +67,31 @@ class EvidenceScorer:
         self.idf = idf
         self.gate_weights = tuple(gate_weights)
         self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
 
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing:
-            for t, v in zip(missing, self.embeddings.embed_documents(missing), strict=True):
-                self._cache[t] = np.asarray(v, dtype=np.float32)
-            if len(self._cache) > 20000:
-                self._cache.clear()
-                return self._vectors(texts)
-        return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 1))
+    def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """text -> vector for each of the texts: cached, else embedded (and cached)."""
+        unique = list(dict.fromkeys(texts))
+        with self._lock:
+            found = {t: v for t in unique if (v := self._cache.get(t)) is not None}
+        missing = [t for t in unique if t not in found]
+        if missing:  # embedded outside the lock: other threads keep scoring meanwhile
+            new = {t: np.asarray(v, dtype=np.float32)
+                   for t, v in zip(missing, self.embeddings.embed_documents(missing), strict=True)}
+            with self._lock:
+                if len(self._cache) + len(new) > self.cache_limit:
+                    self._cache.clear()
+                self._cache.update(new)
+            found.update(new)
+        return found
 
     def _sentence_vectors(self, passages: Sequence[Passage], cands) -> np.ndarray:
         """Vectors of the candidate sentences: stored at ingest when available, else embedded."""
         ids = [sentence_id(passages[i].id, j) for i, j, _ in cands]
         stored = self.stored_vectors(ids) if self.stored_vectors is not None else {}
-        missing = [s.text for sid, (_, _, s) in zip(ids, cands, strict=True) if sid not in stored]
-        if missing:
-            self._vectors(missing)
-        return np.stack([stored[sid] if sid in stored else self._cache[s.text]
+        embedded = self._vectors([s.text for sid, (_, _, s) in zip(ids, cands, strict=True)
+                                  if sid not in stored])
+        return np.stack([stored[sid] if sid in stored else embedded[s.text]
                          for sid, (_, _, s) in zip(ids, cands, strict=True)])
 
     def evidence(self, question: str, passages: Sequence[Passage]) -> list[Evidence]:
