@@ -50,16 +50,15 @@ class Relevance:
 class EvidenceScorer:
     """Scores sentences against a question with an `Embeddings` model and term overlap.
 
-    One scorer serves every thread of the web chat: its cache of sentence vectors is
-    shared under a lock, and each call keeps the vectors it needs, so a cache cleared
-    meanwhile costs nothing.
+    `gate_weights` are the settings' (`Settings.gate_weights`). One scorer serves every
+    thread of the web chat: its cache of sentence vectors is shared under a lock, and
+    each call keeps the vectors it needs, so a cache cleared meanwhile costs nothing.
     """
 
     cache_limit = 20000  # sentence vectors kept before the cache starts over
 
-    def __init__(self, embeddings: Embeddings, lexical_weight: float = 0.5,
-                 idf: Callable[[str], float] | None = None,
-                 gate_weights: Sequence[float] = (1.0, 0.5, 0.0),
+    def __init__(self, embeddings: Embeddings, *, gate_weights: Sequence[float],
+                 lexical_weight: float = 0.5, idf: Callable[[str], float] | None = None,
                  stored_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None):
         self.embeddings = embeddings
         self.stored_vectors = stored_vectors

@@ -24,7 +24,8 @@ def make(tmp_path) -> Assistant:
     retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"),
                                  k=settings.k, dense_weight=settings.dense_weight,
                                  keyword_weight=settings.keyword_weight)
-    return Assistant(settings, store, retriever, None, EvidenceScorer(emb))
+    scorer = EvidenceScorer(emb, gate_weights=settings.gate_weights)
+    return Assistant(settings, store, retriever, None, scorer)
 
 
 def sample_sources() -> set[str]:
