@@ -73,20 +73,14 @@ def make_chat_model(spec: str, config: BackendConfig):
         return EmbeddedChatModel(models_dir=str(config.models_dir),
                                  max_new_tokens=config.max_new_tokens)
     if backend.kind == "ollama":
-        try:
-            from langchain_ollama import ChatOllama
-        except ImportError:
-            raise BackendError("The ollama backend needs langchain-ollama: "
-                               "pip install langchain-ollama") from None
+        from langchain_ollama import ChatOllama
+
         return ChatOllama(model=backend.target, base_url=config.base_url or OLLAMA_URL,
                           temperature=0, num_predict=config.max_new_tokens,
                           client_kwargs={"timeout": config.timeout})
     if backend.kind == "openai":
-        try:
-            from langchain_openai import ChatOpenAI
-        except ImportError:
-            raise BackendError("The openai backend needs langchain-openai: "
-                               "pip install langchain-openai") from None
+        from langchain_openai import ChatOpenAI
+
         return ChatOpenAI(model=backend.target, base_url=config.base_url,
                           api_key=config.api_key or "not-needed", temperature=0,
                           max_completion_tokens=config.max_new_tokens,

