@@ -1,4 +1,4 @@
-"""Calibrate the relevance gate (Settings.gate_weights and min_relevance) on ../shared/eval/.
+"""Calibrate the relevance gate (Settings.gate_weights and min_relevance) on tests/data/squad-dev-public.json.
 
 Features per question (see assistant/evidence.py): best sentence cosine, best
 passage term coverage, best sentence-window term coverage (IDF-weighted).
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SQUAD = ROOT.parent / "shared" / "eval" / "squad-dev-public.json"
+SQUAD = ROOT / "tests" / "data" / "squad-dev-public.json"
 SEED = ROOT / "tests" / "data" / "seed-questions.jsonl"
 
 

@@ -1,7 +1,7 @@
 """Many users at once: N gradio_client clients drive a real `sourcechat serve` for S seconds.
 
 Each client is its own session and holds its own conversations: a seed question,
-or a two-turn follow-up (../shared/eval/followups.jsonl) whose second turn carries
+or a two-turn follow-up (tests/data/followups.jsonl) whose second turn carries
 that client's history. Every answer is checked against the accepted strings, so a
 history mixed up between sessions shows as a wrong answer. Loopback only.
 Prints one JSON object: requests, errors, wrong answers, p50/p95 latency.
@@ -22,7 +22,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+EVAL = Path(__file__).resolve().parents[1] / "tests" / "data"
 
 
 def conversations() -> list[tuple[list[str], list[str]]]:

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev-public.json"
+EVAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "squad-dev-public.json"
 
 
 def write_files(folder: Path, squad: Path, n: int) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev-public.json"
+EVAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "squad-dev-public.json"
 
 
 def main() -> None:

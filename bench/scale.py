@@ -40,7 +40,7 @@ import numpy as np
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-dev-public.json"
+EVAL = Path(__file__).resolve().parents[1] / "tests" / "data" / "squad-dev-public.json"
 
 
 def make_passages(squad: Path, n: int, max_chars: int, seed: int = 0) -> list[Document]:

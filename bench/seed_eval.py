@@ -1,4 +1,4 @@
-"""Score the assistant on ../shared/eval/seed-questions.jsonl (the sample document).
+"""Score the assistant on tests/data/seed-questions.jsonl (the sample document).
 
 An answerable question counts when the answer contains an accepted string (all of
 them where `all_answers_required`) and a cited passage contains it too; an
