@@ -7,12 +7,12 @@ caught before it returns nonsense. It is a LangChain `VectorStore`, so
 LangChain's indexing API writes to it; the record of what it holds
 (`IndexRecords`) travels with it.
 
-Each chunk row carries its own sentence vectors (float16, as a `data:` URI in
-Chroma's `uris` field: `index/vectors.py`). Retrieval ranks candidate chunks by their best
-sentence; keeping those vectors out of an approximate-nearest-neighbour index
-keeps memory at one vector per chunk (an in-memory HNSW of every sentence
-grew ~17 KB per chunk), and a chunk and its sentences are written by one
-upsert, so they can never disagree after a crash.
+Each chunk row carries its own sentence vectors (`index/vectors.py`: float16,
+as a `data:` URI in Chroma's `uris` field). Retrieval ranks candidate chunks
+by their best sentence; keeping those vectors out of an approximate-nearest-
+neighbour index keeps memory at one vector per chunk (an in-memory HNSW of
+every sentence grew ~17 KB per chunk), and a chunk and its sentences are
+written by one upsert, so they can never disagree after a crash.
 """
 
 from __future__ import annotations
