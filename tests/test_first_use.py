@@ -5,27 +5,18 @@ check costs no round trip after the first question."""
 from __future__ import annotations
 
 import pytest
-from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from assistant import Assistant, Settings
-from assistant.evidence import EvidenceScorer
+from assistant import Assistant
 from assistant.prompts import prompt
 from corpus import SAMPLE_DIR
-from index import ChunkStore, KeywordIndex, PassageRetriever
-from tests.stores import client_for
+from index import ChunkStore
+from tests.fakes import fake_assistant
 
 QUESTION = "How many people migrated from Japan to North Korea?"
 
 
 def make(tmp_path) -> Assistant:
-    emb = DeterministicFakeEmbedding(size=16)
-    store = ChunkStore(client_for(tmp_path), "test", emb, "fake-a")
-    settings = Settings(data_dir=tmp_path, min_relevance=-10.0, llm="extractive")
-    retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"),
-                                 k=settings.k, dense_weight=settings.dense_weight,
-                                 keyword_weight=settings.keyword_weight)
-    scorer = EvidenceScorer(emb, gate_weights=settings.gate_weights)
-    return Assistant(settings, store, retriever, None, scorer)
+    return fake_assistant(tmp_path)
 
 
 def sample_sources() -> set[str]:

@@ -27,7 +27,8 @@ def make(tmp_path, reply: str | None, min_relevance: float = -10.0, model="fake-
     client = client_for(tmp_path)
     emb = DeterministicFakeEmbedding(size=16)
     store = ChunkStore(client, "test", emb, model)
-    settings = Settings(data_dir=tmp_path, min_relevance=min_relevance, chunk_size=200)
+    settings = Settings(data_dir=tmp_path, min_relevance=min_relevance, chunk_size=200,
+                        chunk_overlap=50)
     chat = GenericFakeChatModel(messages=iter([AIMessage(reply)])) if reply else None
     retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"),
                                  k=settings.k, dense_weight=settings.dense_weight,

@@ -15,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import Answer, Assistant, SourcechatError
+from corpus import SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
 from ui.render import CSS, answer_markdown, sources_html, sources_markdown
 from ui.uploads import accept
@@ -82,7 +83,8 @@ class Handlers:
                     draft += event
                     messages[-1] = {"role": "assistant", "content": draft}
                     yield messages, sources_html(None), ""
-            assert answer is not None
+            if answer is None:  # stream() always ends with its Answer
+                raise RuntimeError("the answer stream ended without an answer")
             messages[-1] = {"role": "assistant", "content": answer_markdown(answer)}
             if answer.citations:
                 messages.append({"role": "assistant", "content": sources_markdown(answer),
@@ -99,11 +101,12 @@ class Handlers:
                                        "please try again."}
             yield messages, sources_html(None), ""
 
-    def api_ask(self, question: str, history: list | None = None, k: int = 5,
+    def api_ask(self, question: str, history: list | None = None, k: int | None = None,
                 backend: str | None = None) -> dict:
-        """Answer a question; returns the `sourcechat ask --json` object."""
+        """Answer a question (`k`: passages, default the setting); returns the
+        `sourcechat ask --json` object."""
         try:
-            return self.assistant.ask(question, history or [], k=int(k),
+            return self.assistant.ask(question, history or [], k=int(k) if k else None,
                                       backend=self._backend(backend)).to_dict()
         except SourcechatError as err:
             raise gr.Error(str(err)) from None
@@ -113,13 +116,14 @@ class Handlers:
         """Rows for the documents table: name, chunks, full source."""
         return [[Path(s).name, n, s] for s, _, n in self.assistant.sources()]
 
-    def upload(self, files: list | None,
+    def upload(self, files: list | None, replace: bool = False,
                progress=gr.Progress()) -> tuple[str, list, dict]:  # noqa: B008 - gradio idiom
-        """Check, store and index uploaded files; returns (status, table, remove choices)."""
+        """Check, store and index uploaded files; returns (status, table, remove choices).
+        `replace`: a document of the same name is replaced, else kept beside it."""
         lines, paths = [], []
         for f in files or []:
             try:
-                path, msg = accept(f, self.uploads_dir, self.max_upload_mb)
+                path, msg = accept(f, self.uploads_dir, self.max_upload_mb, replace)
             except OSError as err:
                 path, msg = None, f"{Path(str(f)).name}: cannot store it ({err.strerror})."
             lines.append(("✅ " if path else "❌ ") + msg)
@@ -189,9 +193,11 @@ def build_app(assistant: Assistant, max_upload_mb: float = 50.0) -> gr.Blocks:
                     gr.Markdown("### Sources")
                     sources = gr.HTML(sources_html(None), elem_id="sources")
         with gr.Tab("Documents"):
-            files = gr.File(label="Add documents (txt, md, html, pdf, docx)",
+            files = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)})",
                             file_count="multiple", elem_id="upload",
-                            file_types=[".txt", ".md", ".html", ".htm", ".pdf", ".docx"])
+                            file_types=list(SUPPORTED_SUFFIXES))
+            replace = gr.Checkbox(False, label="Replace documents with the same name",
+                                  elem_id="replace")
             status = gr.Markdown(elem_id="upload-status")
             table = gr.Dataframe(h.documents(), headers=["Document", "Passages", "Source"],
                                  interactive=False, elem_id="documents")
@@ -206,7 +212,8 @@ def build_app(assistant: Assistant, max_upload_mb: float = 50.0) -> gr.Blocks:
             api_visibility="private")
         clear.click(lambda: ([], sources_html(None), ""), None, [chatbot, sources, box],
                     api_visibility="private")
-        files.upload(h.upload, files, [status, table, doc], api_visibility="private")
+        files.upload(h.upload, [files, replace], [status, table, doc],
+                     api_visibility="private")
         rm.click(h.remove, doc, [status, table, doc], api_visibility="private")
         app.load(lambda: (h.documents(), h._choices()), None, [table, doc],
                  api_visibility="private")

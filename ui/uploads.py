@@ -1,15 +1,24 @@
-"""Uploaded files: checked (type, size, readable), stored under the data dir with safe names."""
+"""Uploaded files: checked (type, size, readable), stored under the data dir with safe names.
+
+An upload never silently replaces another document: the same name with other content is
+kept under a free name ("report (2).pdf") unless the user asked to replace it.
+"""
 
 from __future__ import annotations
 
+import filecmp
+import os
 import re
 import shutil
+import tempfile
+import threading
 import unicodedata
 from pathlib import Path
 
 from corpus import SUPPORTED_SUFFIXES, LoadError, load_file
 
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+_PLACING = threading.Lock()  # web chat users upload from several threads at once
 
 
 def safe_name(name: str) -> str:
@@ -19,8 +28,10 @@ def safe_name(name: str) -> str:
     return base[:200] or "upload"
 
 
-def accept(upload: str | Path, uploads_dir: Path, max_mb: float) -> tuple[Path | None, str]:
-    """Check one uploaded file and store it; returns (stored path or None, message)."""
+def accept(upload: str | Path, uploads_dir: Path, max_mb: float,
+           replace: bool = False) -> tuple[Path | None, str]:
+    """Check one uploaded file and store it; returns (stored path or None, message).
+    `replace`: a stored file of the same name is replaced instead of kept beside it."""
     src = Path(upload)
     name = safe_name(getattr(upload, "orig_name", None) or src.name)
     suffix = Path(name).suffix.lower()
@@ -31,13 +42,41 @@ def accept(upload: str | Path, uploads_dir: Path, max_mb: float) -> tuple[Path |
     if size > max_mb * 1024 * 1024:
         return None, f"{name}: {size / 1048576:.1f} MB is over the {max_mb:g} MB upload limit."
     uploads_dir.mkdir(parents=True, exist_ok=True)
-    staged = uploads_dir / f".staging-{name}"
-    shutil.copyfile(src, staged)
-    target = uploads_dir / name
+    fd, staging = tempfile.mkstemp(prefix=".staging-", suffix=suffix, dir=uploads_dir)
+    os.close(fd)
+    staged = Path(staging)
     try:
-        load_file(staged)  # corrupt, empty, encrypted... -> LoadError before it reaches the index
-    except LoadError as err:
+        shutil.copyfile(src, staged)
+        try:
+            load_file(staged)  # corrupt, empty, encrypted... -> LoadError before the index
+        except LoadError as err:
+            return None, f"{name}: {err.reason}."
+        return _place(staged, uploads_dir / name, replace)
+    finally:
         staged.unlink(missing_ok=True)
-        return None, f"{name}: {err.reason}."
-    staged.replace(target)
-    return target, f"{name}: added."
+
+
+def _place(staged: Path, target: Path, replace: bool) -> tuple[Path, str]:
+    name = target.name
+    with _PLACING:
+        if not target.exists():
+            message = f"{name}: added."
+        elif filecmp.cmp(staged, target, shallow=False):
+            return target, f"{name}: already added (same content)."
+        elif replace:
+            message = f"{name}: replaced the earlier {name}."
+        else:
+            target = _free_name(target)
+            message = (f"{name}: another document is already called {name}; this one is "
+                       f"kept as {target.name} (tick 'Replace documents with the same name' "
+                       "to replace it instead).")
+        staged.replace(target)
+    return target, message
+
+
+def _free_name(target: Path) -> Path:
+    """'report (2).pdf', 'report (3).pdf', ...: the first name not taken."""
+    n = 2
+    while (candidate := target.with_name(f"{target.stem} ({n}){target.suffix}")).exists():
+        n += 1
+    return candidate
