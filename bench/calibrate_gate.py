@@ -1,4 +1,4 @@
-"""Calibrate the relevance gate (Settings.gate_weights and min_relevance) on tests/data/squad-dev-public.json.
+"""Calibrate the relevance gate (Settings.gate_weights and min_relevance) on SQuAD.
 
 Features per question (see assistant/evidence.py): best sentence cosine, best
 passage term coverage, best sentence-window term coverage (IDF-weighted).

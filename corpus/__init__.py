@@ -5,7 +5,6 @@ from importlib.resources import files
 from corpus.chunking import chunk_documents, chunk_id, make_splitter
 from corpus.errors import (
     BackendError,
-    EmptyIndexError,
     IndexMismatchError,
     InvalidQuestionError,
     LoadError,
@@ -17,7 +16,7 @@ SAMPLE_DIR = files("corpus") / "samples"
 """The sample corpus shipped with the package: the default documents."""
 
 __all__ = [
-    "SAMPLE_DIR", "SUPPORTED_SUFFIXES", "BackendError", "EmptyIndexError", "IndexMismatchError",
+    "SAMPLE_DIR", "SUPPORTED_SUFFIXES", "BackendError", "IndexMismatchError",
     "InvalidQuestionError", "LoadError", "LoadReport", "SourcechatError", "chunk_documents",
     "chunk_id", "load_documents", "load_file", "make_splitter",
 ]

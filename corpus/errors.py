@@ -22,10 +22,6 @@ class IndexMismatchError(SourcechatError):
     """The index was built with another embedding model than the one configured."""
 
 
-class EmptyIndexError(SourcechatError):
-    """The index holds no passages."""
-
-
 class InvalidQuestionError(SourcechatError):
     """The question is empty or otherwise unusable."""
 

@@ -165,7 +165,6 @@ def _load_html(path: Path) -> Document:
 
 def _load_pdf(path: Path) -> list[Document]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(str(path))
@@ -182,10 +181,8 @@ def _load_pdf(path: Path) -> list[Document]:
         for number, page in enumerate(reader.pages, start=1):
             docs.append(_doc(page.extract_text() or "", path, number, meta_title))
         return docs
-    except LoadError:
+    except (LoadError, OSError):  # OSError: permissions, I/O (load_file says which)
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
-        raise LoadError(str(path), f"corrupt or unreadable PDF ({type(err).__name__})") from None
     except Exception as err:  # pypdf raises a wide variety on broken files
         raise LoadError(str(path), f"corrupt or unreadable PDF ({type(err).__name__})") from None
 

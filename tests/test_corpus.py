@@ -109,3 +109,18 @@ def test_sentences_keep_offsets():
     assert [s.text for s in got] == ['He said "yes."', "Then she left!", "New para?", "Yes.",
                                      "Numbers like 3.5 stay."]
     assert all(text[s.start:s.end] == s.text for s in got)
+
+
+def test_an_unreadable_pdf_is_reported_as_unreadable_not_corrupt(tmp_path, monkeypatch):
+    import pypdf
+
+    pdf = tmp_path / "locked-down.pdf"
+    pdf.write_bytes(make_pdf(["Kiwis grow on vines."]))
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(pdf))
+
+    monkeypatch.setattr(pypdf, "PdfReader", denied)  # what open() raises for a 0600 file
+    with pytest.raises(LoadError) as err:
+        load_file(pdf)
+    assert err.value.reason == "permission denied (check the file's permissions)"
