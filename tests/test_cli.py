@@ -8,28 +8,31 @@ import sys
 
 import pytest
 
-MESSAGE = "No indexed document matches 'nope.txt': see `sourcechat sources` for the list."
+MESSAGE = ("invalid settings: dense_weight and keyword_weight are both 0: retrieval needs at "
+           "least one of them above 0")
 
 
-def _ask_unknown_source(debug: str | None) -> subprocess.CompletedProcess:
+def _ask_with_bad_settings(debug: str | None) -> subprocess.CompletedProcess:
+    """A question under settings that cannot search (no model loads: it fails first)."""
     env = {k: v for k, v in os.environ.items() if k != "SOURCECHAT_DEBUG"}
+    env.update(SOURCECHAT_DENSE_WEIGHT="0", SOURCECHAT_KEYWORD_WEIGHT="0")
     if debug is not None:
         env["SOURCECHAT_DEBUG"] = debug
     return subprocess.run(
-        [sys.executable, "-m", "ui", "ask", "What?", "--source", "nope.txt",
-         "--llm", "extractive"], env=env, capture_output=True, text=True, timeout=300)
+        [sys.executable, "-m", "ui", "ask", "What?", "--llm", "extractive"], env=env,
+        capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize("debug", [None, "0"])
 def test_an_error_is_one_line_without_debug(debug):
-    done = _ask_unknown_source(debug)
+    done = _ask_with_bad_settings(debug)
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr == f"error: {MESSAGE}\n"
 
 
 def test_sourcechat_debug_adds_the_traceback_after_the_line():
-    done = _ask_unknown_source("1")
+    done = _ask_with_bad_settings("1")
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.splitlines()

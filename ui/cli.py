@@ -117,8 +117,6 @@ def _report(line: str) -> None:
 
 
 def _settings(args):
-    from pydantic import ValidationError
-
     from assistant.settings import Settings
 
     overrides = {}
@@ -134,12 +132,7 @@ def _settings(args):
         overrides["llm"] = args.llm
     if getattr(args, "llm_base_url", None):
         overrides["llm_base_url"] = args.llm_base_url
-    try:
-        return Settings(**overrides)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        raise SourcechatError(f"invalid setting {where}: {first['msg']}") from None
+    return Settings.load(**overrides)
 
 
 def _run(args) -> int:
