@@ -55,3 +55,17 @@ def test_a_stream_without_its_answer_is_a_clear_error():
     args = Namespace(question="What?", k=None, sources=None, json=True)
     with pytest.raises(SourcechatError, match=r"^The assistant returned no answer"):
         _ask(Cut(), args)
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`sourcechat sources | head -1` style: the reader has gone, no error line."""
+    env = {**os.environ, "SOURCECHAT_DATA_DIR": str(tmp_path)}
+    read, write = os.pipe()
+    os.close(read)  # every write to the pipe now fails with EPIPE
+    try:
+        done = subprocess.run([sys.executable, "-m", "ui", "sources"], env=env, text=True,
+                              stdout=write, stderr=subprocess.PIPE, timeout=300)
+    finally:
+        os.close(write)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""

@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `sourcechat ask ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as err:  # the last resort: still one line (a traceback only to debug)
         _report(f"error: unexpected {type(err).__name__}: {err}")
         return EXIT_ERROR
