@@ -50,9 +50,9 @@ def chat_history(messages: list[dict]) -> list[dict]:
 class Handlers:
     """The web chat's event handlers over one Assistant."""
 
-    def __init__(self, assistant: Assistant, max_upload_mb: float = 50.0):
+    def __init__(self, assistant: Assistant, max_upload_mb: float | None = None):
         self.assistant = assistant
-        self.max_upload_mb = max_upload_mb
+        self.max_upload_mb = max_upload_mb or assistant.settings.max_upload_mb
         self.uploads_dir = Path(assistant.settings.data_dir) / "uploads"
         self.backends = _backend_choices(assistant.settings.llm)
 
@@ -166,7 +166,7 @@ def _example_text(event: gr.SelectData) -> str:
     return event.value["text"]
 
 
-def build_app(assistant: Assistant, max_upload_mb: float = 50.0) -> gr.Blocks:
+def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Blocks:
     """Lay out the web chat over an assistant."""
     h = Handlers(assistant, max_upload_mb)
     settings = assistant.settings
