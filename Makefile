@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
-#   make serve   # creates .venv, installs, starts the web chat over the sample corpus
-#   make test    # + the browser and compilers the tests need; runs the whole test suite
+#   make serve   # creates .venv, installs (builds llama.cpp once), starts the web chat
+#   make test    # + the browser the tests need; runs the whole test suite
 #   make check   # the edit-test loop: ruff + the fast tests (no llama.cpp build)
 PY ?= python3
 # Where torch comes from. Empty: pip's configured index (on these machines a local CPU
@@ -16,17 +16,22 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install llamacpp system serve ask test check lint docs eval bench clean
+.PHONY: install llamacpp system system-build serve ask test check lint docs eval bench clean
 
-# llama-cpp-python (the llamacpp backend and the OpenAI-compatible server the tests start)
-# builds from source, ~4 min on 2 cores; the portable flags avoid the native build's crash
-# on some CPUs. The wheel is kept in WHEELS so later installs skip the compile.
+# llama-cpp-python (the embedded model's runtime, the llamacpp backend and the
+# OpenAI-compatible server the tests start) builds from source, ~4 min on 2 cores; the
+# portable flags avoid the native build's crash on some CPUs. The wheel is kept in WHEELS
+# so later installs skip the compile. LLAMACPP=0 skips it: the embedded model then runs
+# on transformers (about ten times slower).
+LLAMACPP ?= 1
 LLAMA_CPP_VERSION := 0.3.36
 WHEELS ?= $(HOME)/.cache/sourcechat/wheels
 LLAMA_STAMP := $(VENV)/.llamacpp-$(LLAMA_CPP_VERSION)
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-install: $(STAMP)
+# everything `serve` needs: the venv, and llama.cpp (unless LLAMACPP=0)
+install: $(if $(filter 1,$(LLAMACPP)),system-build)
+	$(MAKE) --no-print-directory $(STAMP) $(if $(filter 1,$(LLAMACPP)),$(LLAMA_STAMP))
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -47,7 +52,7 @@ $(LLAMA_STAMP): $(STAMP)
 	$(BIN)/pip install -q "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl | head -1)[server]"
 	touch $(LLAMA_STAMP)
 
-serve: $(STAMP)
+serve: install
 	$(BIN)/sourcechat serve --host $(HOST) --port $(PORT)
 
 HOST ?= 127.0.0.1
@@ -56,13 +61,14 @@ Q ?= How many people migrated from Japan to North Korea between 1959 and 1984?
 ask: $(STAMP)
 	$(BIN)/sourcechat ask "$(Q)"
 
-# What the tests need from the system: the browser the end-to-end tests drive (Debian's
-# Chromium), the compilers llama-cpp-python builds with, and Python's venv module.
-# Installed with apt when run as root (as on these machines); otherwise one line says
-# what to install, before anything else runs.
-system:
+# What comes from the system: Python's venv module and the compilers llama-cpp-python
+# builds with (system-build: install, serve), plus the browser the end-to-end tests drive,
+# Debian's Chromium (system: test). Installed with apt when run as root (as on these
+# machines); otherwise one line says what to install, before anything else runs.
+GOAL := $(or $(firstword $(MAKECMDGOALS)),install)
+define require
 	@need=""; \
-	for cmd in chromium g++ cmake; do command -v $$cmd >/dev/null 2>&1 || need="$$need $$cmd"; done; \
+	for cmd in $(1); do command -v $$cmd >/dev/null 2>&1 || need="$$need $$cmd"; done; \
 	$(PY) -c 'import ensurepip' 2>/dev/null || test -x $(BIN)/python || need="$$need python3-venv"; \
 	if [ -z "$$need" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -70,9 +76,16 @@ system:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$need; \
 	else \
-	  echo "make test needs:$$need -- install them (Debian/Ubuntu: sudo apt-get install$$need), then run make test again" >&2; \
+	  echo "make $(GOAL) needs:$$need -- install them (Debian/Ubuntu: sudo apt-get install$$need)$(2), then run make $(GOAL) again" >&2; \
 	  exit 1; \
 	fi
+endef
+
+system-build:
+	$(call require,g++ cmake,$(if $(filter serve install,$(GOAL)), or run make $(GOAL) LLAMACPP=0 (the slower transformers runtime)))
+
+system:
+	$(call require,chromium g++ cmake)
 
 # the whole suite twice: on-disk Chroma, then every store behind a real `chroma run` server
 test: system

@@ -58,6 +58,8 @@ class BackendConfig:
     models_dir: Path
     max_new_tokens: int
     timeout: float
+    parallel: int
+    embedded_runtime: str
     base_url: str | None = None
     api_key: str | None = None
 
@@ -71,7 +73,8 @@ def make_chat_model(spec: str, config: BackendConfig):
         from assistant.embedded import EmbeddedChatModel
 
         return EmbeddedChatModel(models_dir=str(config.models_dir),
-                                 max_new_tokens=config.max_new_tokens)
+                                 max_new_tokens=config.max_new_tokens,
+                                 runtime=config.embedded_runtime, parallel=config.parallel)
     if backend.kind == "ollama":
         from langchain_ollama import ChatOllama
 
@@ -87,7 +90,8 @@ def make_chat_model(spec: str, config: BackendConfig):
                           timeout=config.timeout, max_retries=0)
     from assistant.llamacpp import LlamaCppChatModel
 
-    return LlamaCppChatModel(model_path=backend.target, max_new_tokens=config.max_new_tokens)
+    return LlamaCppChatModel(model_path=backend.target, max_new_tokens=config.max_new_tokens,
+                             parallel=config.parallel)
 
 
 def describe_failure(spec: str, config: BackendConfig, err: BaseException) -> str:

