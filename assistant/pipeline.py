@@ -122,16 +122,15 @@ class Assistant:
         self._first_use_done = True
 
     def _first_use(self) -> None:
-        """Before this process's first question: a brand-new local index gets the sample.
-        A question never writes to a Chroma server's shared collection (`serve` and
-        `ingest` do), and later questions pay no round trip for the check."""
+        """Before this process's first question: a brand-new index gets the sample (on a
+        Chroma server too: "never written" is recorded in the collection itself, so a
+        collection someone emptied is never refilled). Later questions pay no round trip
+        for the check."""
         if self._first_use_done:
             return
         with self._first_use_lock:
             if not self._first_use_done:
-                if not self.store.shared:
-                    self.ensure_indexed()
-                self._first_use_done = True
+                self.ensure_indexed()
 
     def is_empty(self) -> bool:
         """Whether no document is indexed."""

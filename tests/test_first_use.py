@@ -44,13 +44,18 @@ def test_an_index_the_user_emptied_stays_empty_and_says_so(tmp_path):
     assert summary.text == prompt("empty") and a.store.count() == 0
 
 
-def test_a_question_never_writes_the_sample_into_a_shared_collection(tmp_path, monkeypatch):
+def test_a_shared_collection_someone_emptied_is_not_refilled(tmp_path, monkeypatch):
+    """On a Chroma server, the first question of every other process (a web chat, a
+    read-only `ask`) finds the collection used: nothing is written into it."""
     monkeypatch.setattr(ChunkStore, "shared", property(lambda self: True))
     a = make(tmp_path)
-    assert a.ask(QUESTION).text == prompt("empty")
-    assert a.store.count() == 0
-    a.ensure_indexed()  # what `sourcechat serve` does at start: a brand-new index is seeded
+    a.ensure_indexed()  # a brand-new collection: the sample
     assert {s for s, _, _ in a.sources()} == sample_sources()
+    for source in sample_sources():
+        a.remove(source)
+    other = make(tmp_path)
+    assert other.ask(QUESTION).text == prompt("empty")
+    assert other.store.count() == 0
 
 
 def test_after_the_first_question_no_round_trip_checks_the_index(tmp_path, monkeypatch):
