@@ -12,6 +12,7 @@ generation, build it with
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import queue
@@ -86,8 +87,24 @@ class ContextPool:
             self._idle.put(llm)
 
 
+    def close(self) -> None:
+        """Free the idle contexts (llama.cpp's own finalizers fail at interpreter exit)."""
+        while True:
+            try:
+                llm = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            llm.close()
+
+
 _POOLS: dict[tuple[str, int, int], ContextPool] = {}
 _POOLS_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_pools() -> None:
+    for contexts in list(_POOLS.values()):
+        contexts.close()
 
 
 def pool(path: str, n_ctx: int, size: int) -> ContextPool:
