@@ -2,8 +2,11 @@
 embedded SmolLM2's default runtime (assistant/embedded.py).
 
 A llama.cpp context generates one answer at a time, so each model file gets a small
-pool of contexts sharing the machine's cores (`Settings.llm_parallel`): several chat
-users are answered at once instead of queueing whole answers behind one context.
+pool of contexts (`Settings.llm_parallel`): several chat users are answered at once
+instead of queueing whole answers behind one context. The cores are shared out
+between the answers being generated, re-balanced at every token: one user gets them
+all, two on two cores one each (llama.cpp's threads spin while they wait, so more
+threads than cores would slow everyone down).
 
 llama-cpp-python builds from source; on CPUs whose native build crashes at
 generation, build it with
@@ -33,9 +36,9 @@ def available() -> bool:
     return importlib.util.find_spec("llama_cpp") is not None
 
 
-def threads_per_context(contexts: int) -> int:
-    """The cores shared out between a pool's contexts (at least one thread each)."""
-    return max(1, (os.cpu_count() or 1) // max(1, contexts))
+def threads_per_answer(busy: int) -> int:
+    """The cores shared out between the answers being generated (at least one each)."""
+    return max(1, (os.cpu_count() or 1) // max(1, busy))
 
 
 class ContextPool:
@@ -46,6 +49,7 @@ class ContextPool:
         self.path, self.n_ctx, self.size = path, n_ctx, max(1, size)
         self._idle: queue.LifoQueue = queue.LifoQueue()
         self._created = 0
+        self.busy = 0  # contexts generating right now
         self._lock = threading.Lock()
 
     def _new(self):
@@ -55,7 +59,7 @@ class ContextPool:
             raise BackendError(NOT_BUILT) from None
         if not Path(self.path).is_file():
             raise BackendError(f"No GGUF file at {self.path}: give llamacpp:/path/to/model.gguf")
-        threads = threads_per_context(self.size)
+        threads = threads_per_answer(1)
         try:
             return Llama(model_path=self.path, n_ctx=self.n_ctx, n_threads=threads,
                          n_threads_batch=threads, verbose=False)
@@ -81,10 +85,25 @@ class ContextPool:
                     raise
             else:
                 llm = self._idle.get()
+        with self._lock:
+            self.busy += 1
         try:
             yield llm
         finally:
+            with self._lock:
+                self.busy -= 1
             self._idle.put(llm)
+
+    def threads(self) -> int:
+        """Threads each generating context should use now."""
+        return threads_per_answer(self.busy)
+
+    @staticmethod
+    def use_threads(llm, threads: int) -> None:
+        """Set a context's threads (for prompt processing and generation alike)."""
+        import llama_cpp
+
+        llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
 
 
     def close(self) -> None:
@@ -122,11 +141,16 @@ def generate(contexts: ContextPool, chat: list[dict[str, str]], max_tokens: int,
     """Greedy streamed chat completion: (text piece, finish reason or None). Closing the
     iterator stops the generation and frees its context for the next one."""
     with contexts.lease() as llm:
+        threads = contexts.threads()
+        contexts.use_threads(llm, threads)
         for event in llm.create_chat_completion(chat, stream=True, temperature=0.0,
                                                 max_tokens=max_tokens, stop=stop,
                                                 repeat_penalty=repeat_penalty):
             choice = event["choices"][0]
             yield choice["delta"].get("content") or "", choice.get("finish_reason")
+            if (now := contexts.threads()) != threads:  # a user came or went: re-balance
+                contexts.use_threads(llm, now)
+                threads = now
 
 
 class LlamaCppChatModel(LocalChatModel):

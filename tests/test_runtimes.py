@@ -65,6 +65,7 @@ def make_pool(size: int, barrier=None) -> llamacpp.ContextPool:
     FakeLlama.made = 0
     contexts = llamacpp.ContextPool("/fake.gguf", 512, size)
     contexts._new = lambda: FakeLlama(barrier)
+    contexts.use_threads = lambda llm, n: setattr(llm, "threads", n)
     return contexts
 
 
@@ -117,4 +118,25 @@ def test_a_stream_closed_early_frees_its_context():
 
 def test_threads_share_out_the_cores(monkeypatch):
     monkeypatch.setattr(llamacpp.os, "cpu_count", lambda: 8)
-    assert [llamacpp.threads_per_context(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert [llamacpp.threads_per_answer(n) for n in (0, 1, 2, 3, 8, 16)] == [8, 8, 4, 2, 1, 1]
+
+
+def test_a_lone_answer_gets_every_core_and_shares_them_when_a_user_comes(monkeypatch):
+    monkeypatch.setattr(llamacpp.os, "cpu_count", lambda: 2)
+    contexts = make_pool(2)
+    first = llamacpp.generate(contexts, [], 8)
+    next(first)
+    assert _leased(first)[0].threads == 2
+    second = llamacpp.generate(contexts, [], 8)
+    next(second)  # two answers at once: one core each, the first re-balanced at its token
+    next(first)
+    threads = sorted(llm.threads for llm in _leased(first, second))
+    assert threads == [1, 1]
+    list(second)
+    list(first)
+    assert contexts.busy == 0
+
+
+def _leased(*streams):
+    """The contexts the streams hold (from their generator frames)."""
+    return [stream.gi_frame.f_locals["llm"] for stream in streams]
