@@ -54,3 +54,41 @@ def test_the_whole_answer_is_the_stream_joined_and_its_tokens_reported():
     reply = model.invoke([HumanMessage("q?")], config={"callbacks": [tokens]})
     assert reply.content == "Paris is the capital [1]."
     assert tokens.tokens == ["Paris ", "is the capital [1]."]
+
+
+class Counting(LocalChatModel):
+    """A greedy model that says 'word0 word1 ...' and counts its runs."""
+
+    runs: list = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "counting"
+
+    def _pieces(self, chat, stop):
+        self.runs.append(chat[-1]["content"])
+        for i in range(5):
+            yield f"word{i} ", None
+        yield "", "stop"
+
+
+def test_the_same_request_is_answered_once_and_replayed():
+    model = Counting(max_new_tokens=8, runs=[])
+    first = model.invoke([HumanMessage("q?")]).content
+    again = model.invoke([HumanMessage("q?")]).content
+    other = model.invoke([HumanMessage("another?")]).content
+    assert first == again == other == "word0 word1 word2 word3 word4 "
+    assert model.runs == ["q?", "another?"]
+    assert Counting(max_new_tokens=16, runs=[]).invoke([HumanMessage("q?")]).content  # own cache
+
+
+def test_a_stream_stopped_early_is_replayed_then_continued():
+    model = Counting(max_new_tokens=8, runs=[])
+    stream = model.stream([HumanMessage("q?")])
+    assert [next(stream).content, next(stream).content] == ["word0 ", "word1 "]
+    stream.close()  # the consumer stopped (a grounding check failed, the user left)
+    assert "".join(c.content for c in model.stream([HumanMessage("q?")])) == \
+        "word0 word1 word2 word3 word4 "
+    assert model.runs == ["q?", "q?"]  # continued for real once, never a piece twice
+    model.invoke([HumanMessage("q?")])
+    assert model.runs == ["q?", "q?"]  # now complete: replayed
