@@ -4,7 +4,9 @@ Writes the SQuAD dev articles (the public evaluation text) as files, chunks
 them as ingest does, then in one process, side by side and alternating:
 (1) raw `SentenceTransformer.encode` of those chunk texts, and (2) `ingest()`
 of the folder into a fresh Chroma collection (read, chunk, embed, write,
-record). Both use the same loaded model. Prints chunks/s of each, the ratio,
+record). The same weights, loaded twice: by sentence-transformers for (1), by
+the pipeline's own encoder (index/encoder.py, the same vectors) for (2).
+Prints chunks/s of each, the ratio,
 and the process's peak RSS. `--mb N` repeats the text (each copy varied) into
 an N MB corpus for the memory figure.
 
@@ -61,6 +63,7 @@ def main() -> int:
     from assistant.settings import Settings
     from corpus import chunk_documents, load_documents
     from index import ChunkStore, IndexRecords, SentenceTransformerEmbeddings, ingest
+    from index.embeddings import resolve_model_path
 
     settings = Settings()
     work = Path(tempfile.mkdtemp(prefix="sourcechat-bench-"))
@@ -73,8 +76,13 @@ def main() -> int:
     embeddings = SentenceTransformerEmbeddings(settings.embedding_model,
                                                batch_size=settings.batch_size,
                                                precision=settings.embedding_precision)
-    model = embeddings.model
-    model.encode(texts[:64] or ["warm up"], batch_size=settings.batch_size)
+    embeddings.embed_array(texts[:64] or ["warm up"])
+    model = None
+    if args.raw:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(resolve_model_path(settings.embedding_model), device="cpu")
+        model.encode(texts[:64], batch_size=settings.batch_size)
     client = chromadb.PersistentClient(path=str(work / "chroma"),
                                        settings=chromadb.Settings(anonymized_telemetry=False))
 

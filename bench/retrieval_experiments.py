@@ -35,19 +35,19 @@ def main() -> None:
 
     import bm25s
     from langchain_core.documents import Document
+    from sentence_transformers import SentenceTransformer
 
     from assistant.evaluation import first_hit, load_eval
     from corpus.chunking import chunk_documents
     from corpus.text import content_terms, sentences
-    from index.embeddings import SentenceTransformerEmbeddings
+    from index.embeddings import resolve_model_path
 
     data = load_eval(args.file)
     docs = [Document(page_content=t, metadata={"source": s, "title": s, "page": None})
             for s, t in data.documents.items()]
     texts = [c.page_content for c in chunk_documents(docs, chunk_size=args.chunk_size,
                                                      chunk_overlap=args.overlap)]
-    model = SentenceTransformerEmbeddings(settings.embedding_model, batch_size=settings.batch_size,
-                                          precision=settings.embedding_precision).model
+    model = SentenceTransformer(resolve_model_path(settings.embedding_model), device="cpu")
     t0 = time.perf_counter()
     chunk_vecs = model.encode(texts, batch_size=64, normalize_embeddings=True)
     owner, sent_texts = [], []

