@@ -20,6 +20,7 @@ and the vectors agree with float32 to a cosine of 0.99995 or better.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from functools import cache, lru_cache
 from typing import Literal, Protocol
 
@@ -109,7 +110,13 @@ def _load(name: str, device: str) -> Encoder:
 
 
 class SentenceTransformerEmbeddings(Embeddings):
-    """Normalized sentence-transformers embeddings; the model loads lazily, once."""
+    """Normalized sentence-transformers embeddings; the model loads lazily, once.
+
+    The last few questions' vectors are kept: retrieval and the evidence scorer both
+    embed the question, and a forward pass costs more than the lookup.
+    """
+
+    query_cache_size = 64
 
     def __init__(self, model: str, *, batch_size: int,
                  precision: Literal["auto", "float32", "bfloat16"], device: str = "cpu"):
@@ -118,6 +125,8 @@ class SentenceTransformerEmbeddings(Embeddings):
         self.device = device
         self.bf16 = precision == "bfloat16" or (
             precision == "auto" and device == "cpu" and cpu_has_native_bf16())
+        self._queries: OrderedDict[str, list[float]] = OrderedDict()
+        self._queries_lock = threading.Lock()
 
     @property
     def model(self) -> Encoder:
@@ -156,4 +165,14 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a question."""
-        return self.embed_documents([text])[0]
+        with self._queries_lock:
+            vector = self._queries.get(text)
+            if vector is not None:
+                self._queries.move_to_end(text)
+                return list(vector)
+        vector = self.embed_documents([text])[0]
+        with self._queries_lock:
+            self._queries[text] = vector
+            while len(self._queries) > self.query_cache_size:
+                self._queries.popitem(last=False)
+        return list(vector)

@@ -115,3 +115,34 @@ def test_other_model_shapes_are_left_to_sentence_transformers(tmp_path):
     assert not supports(tmp_path / "missing")
     assert not supports("sentence-transformers/all-mpnet-base-v2")  # a hub name: the library
 
+
+class _Counting:
+    """An encoder that counts what it encodes."""
+
+    dimension, max_seq_length = 3, 8
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def token_lengths(self, texts):
+        return [len(t.split()) + 2 for t in texts]
+
+    def encode(self, texts):
+        self.calls.append(list(texts))
+        return np.full((len(texts), 3), 3 ** -0.5, np.float32)
+
+
+def test_a_question_is_embedded_once_per_process(monkeypatch):
+    """Retrieval and the evidence scorer both embed the question: one forward pass."""
+    counting = _Counting()
+    monkeypatch.setattr(embeddings_module, "_load", lambda name, device: counting)
+    emb = SentenceTransformerEmbeddings("any", batch_size=8, precision="float32")
+    first = emb.embed_query("How many?")
+    first.append(1.0)  # the caller's own copy
+    assert emb.embed_query("How many?") == [float(np.float32(3 ** -0.5))] * 3 != first
+    assert counting.calls == [["How many?"]]
+    for n in range(emb.query_cache_size):
+        emb.embed_query(f"question {n}")
+    emb.embed_query("How many?")  # the oldest was forgotten
+    assert counting.calls[-1] == ["How many?"]
+    assert len(emb._queries) == emb.query_cache_size
