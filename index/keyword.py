@@ -10,6 +10,12 @@ version instead of queueing behind it (a rebuild of 100k chunks takes seconds):
 old or new state, never an error. `refresh()` waits (a writer calls it, so what it
 wrote is searchable when it returns). Each version is one immutable snapshot,
 swapped in whole, so a search never mixes two versions.
+
+bm25s builds the term-by-chunk score matrix; the saved index keeps that matrix as
+plain arrays, and a search sums its columns as bm25s's `get_scores` does (same
+order, same float32 sums, so the same scores). Loading and searching a saved
+index thus never imports bm25s (nor the scipy it imports): a fresh `sourcechat ask`
+starts faster (docs/startup.md).
 """
 
 from __future__ import annotations
@@ -38,11 +44,43 @@ def tokenize(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ScoreMatrix:
+    """BM25 scores by term and chunk, as bm25s precomputes them (CSC arrays: the
+    column of term id `t` is `data[indptr[t]:indptr[t + 1]]`, at chunks `indices[...]`)."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    chunks: int
+
+    @classmethod
+    def of(cls, bm25) -> ScoreMatrix:
+        """The matrix of a bm25s index."""
+        s = bm25.scores
+        return cls(s["data"], s["indices"], s["indptr"], int(s["num_docs"]))
+
+    def scores(self, columns: Sequence[int]) -> np.ndarray:
+        """Each chunk's score for the query terms of these ids (a repeated term counts
+        again): bm25s's sum, in its order, so bit for bit its scores."""
+        out = np.zeros(self.chunks, dtype=self.data.dtype)
+        for c in columns:
+            start, end = self.indptr[c], self.indptr[c + 1]
+            np.add.at(out, self.indices[start:end], self.data[start:end])
+        return out
+
+    def doc_freqs(self, vocab: dict[str, int]) -> dict[str, int]:
+        """In how many chunks each term occurs (terms that occur nowhere are left out)."""
+        counts = np.diff(self.indptr)
+        return {t: int(counts[c]) for t, c in vocab.items()
+                if t and c < len(counts) and counts[c]}
+
+
+@dataclass(frozen=True)
 class _Snapshot:
     """The index of one content version."""
 
     version: str | None = None
-    bm25: object = None
+    matrix: ScoreMatrix | None = None
     ids: list[str] = field(default_factory=list)
     sources: np.ndarray = field(default_factory=lambda: np.array([], dtype=object))
     df: dict[str, int] = field(default_factory=dict)
@@ -74,8 +112,9 @@ class KeywordIndex:
             mask = np.isin(snap.sources, list(sources)).astype(np.float32)
             if not mask.any():
                 return []
-        scores = snap.bm25.get_scores(terms, weight_mask=mask) if mask is not None else \
-            snap.bm25.get_scores(terms)
+        scores = snap.matrix.scores([snap.vocab[t] for t in terms])
+        if mask is not None:
+            scores *= mask
         k = min(k, len(snap.ids))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
@@ -128,14 +167,14 @@ class KeywordIndex:
     # -- keeping in step ---------------------------------------------------------------------
     def _sync(self, wait: bool) -> _Snapshot:
         snap = self._snap
-        if not wait and self._follower is not None and snap.bm25 is not None:
+        if not wait and self._follower is not None and snap.matrix is not None:
             return snap  # the follower keeps it current
         version = self.store.content_version()
         if version == snap.version:
             return snap
         # someone else is rebuilding: search the previous version meanwhile (unless there
         # is none yet, or the caller needs this version)
-        if not self._lock.acquire(blocking=wait or snap.bm25 is None):
+        if not self._lock.acquire(blocking=wait or snap.matrix is None):
             return snap
         try:
             if self._snap.version != version:
@@ -164,11 +203,13 @@ class KeywordIndex:
                     (vocab.setdefault(t, len(vocab)) for t in tokenize(text)), dtype=np.int32))
         ids = list(terms)
         arrays = [terms[i][1] for i in ids]
-        bm25 = bm25s.BM25()
+        matrix = None
         if ids:
+            bm25 = bm25s.BM25()
             bm25.index(([a.tolist() for a in arrays], dict(vocab)), show_progress=False)
-        snap = _Snapshot(version, bm25, ids, np.array([terms[i][0] for i in ids], dtype=object),
-                         _doc_freqs(bm25, vocab) if ids else {}, terms, vocab)
+            matrix = ScoreMatrix.of(bm25)
+        snap = _Snapshot(version, matrix, ids, np.array([terms[i][0] for i in ids], dtype=object),
+                         matrix.doc_freqs(vocab) if matrix else {}, terms, vocab)
         self._save(snap)
         return snap
 
@@ -179,18 +220,21 @@ class KeywordIndex:
         if self.folder is None or not snap.ids:
             return
         target = self._current_dir(snap.version)
-        if target.exists():
+        if (target / "scores.npz").exists():  # saved already
             return
         tmp = self.folder / f".tmp-{os.getpid()}-{threading.get_ident()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        snap.bm25.save(str(tmp / "bm25"), show_progress=False)
+        m = snap.matrix
+        np.savez(tmp / "scores.npz", data=m.data, indices=m.indices, indptr=m.indptr,
+                 chunks=np.array(m.chunks))
         arrays = [snap.terms[i][1] for i in snap.ids]
         np.savez(tmp / "terms.npz", flat=np.concatenate(arrays).astype(np.int32),
                  lengths=np.array([len(a) for a in arrays], dtype=np.int64))
         (tmp / "meta.json").write_text(json.dumps(
             {"version": snap.version, "ids": snap.ids, "sources": list(snap.sources),
              "df": snap.df, "vocab": snap.vocab}))
+        shutil.rmtree(target, ignore_errors=True)  # this version saved by an older release
         try:
             os.replace(tmp, target)  # atomic: readers see a whole index or none
         except OSError:
@@ -201,8 +245,6 @@ class KeywordIndex:
 
     def _load(self, version: str | None) -> _Snapshot | None:
         """The saved index of `version` (None: whichever version is saved)."""
-        import bm25s
-
         if self.folder is None:
             return None
         folder = self._current_dir(version) if version else next(
@@ -211,7 +253,9 @@ class KeywordIndex:
             return None
         try:
             meta = json.loads((folder / "meta.json").read_text())
-            bm25 = bm25s.BM25.load(str(folder / "bm25"))
+            with np.load(folder / "scores.npz") as saved:
+                matrix = ScoreMatrix(saved["data"], saved["indices"], saved["indptr"],
+                                     int(saved["chunks"]))
             with np.load(folder / "terms.npz") as saved:
                 arrays = np.split(saved["flat"], np.cumsum(saved["lengths"])[:-1])
         except (OSError, ValueError, KeyError):
@@ -220,12 +264,6 @@ class KeywordIndex:
             return None
         ids, sources = meta["ids"], meta["sources"]
         terms = dict(zip(ids, zip(sources, arrays, strict=True), strict=True))
-        return _Snapshot(meta["version"], bm25, ids, np.array(sources, dtype=object),
+        return _Snapshot(meta["version"], matrix, ids, np.array(sources, dtype=object),
                          meta["df"], terms, meta["vocab"])
 
-
-def _doc_freqs(bm25, vocab: dict[str, int]) -> dict[str, int]:
-    """In how many chunks each term occurs (terms that occur nowhere are left out): the
-    entries of its column in bm25s's term-by-chunk score matrix."""
-    counts = np.diff(bm25.scores["indptr"])
-    return {t: int(counts[c]) for t, c in vocab.items() if t and c < len(counts) and counts[c]}

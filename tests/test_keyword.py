@@ -197,3 +197,42 @@ def test_an_older_layout_is_upgraded_in_place_without_re_embedding(tmp_path):
     for cid in ids:
         assert np.allclose(got[cid], want[cid], rtol=2e-3, atol=2e-3)
     assert upgrade_layout(fresh) == 0
+
+
+def test_searches_score_exactly_as_bm25s(tmp_path):
+    """A search sums the saved score matrix itself, so answering never imports bm25s
+    (nor scipy; tests/test_startup.py checks): the very same float32 scores as bm25s's
+    `get_scores`, with repeated terms and a source filter too."""
+    import json
+    from pathlib import Path
+
+    import bm25s
+
+    squad = json.loads((Path(__file__).parent / "data" / "squad-dev-public.json").read_text())
+    paragraphs = [p for article in squad["data"] for p in article["paragraphs"]][:150]
+    store = _store(tmp_path)
+    index_documents([_doc(f"s{i % 5}", p["context"]) for i, p in enumerate(paragraphs)], store,
+                    **SIZES)
+    KeywordIndex(store, tmp_path / "kw").refresh()
+    loaded = KeywordIndex(store, tmp_path / "kw")  # a new process: from the saved index
+    snap = loaded._sync(wait=True)
+    assert snap.ids and snap.matrix.chunks == len(snap.ids)
+    reference = bm25s.BM25()
+    reference.index(([snap.terms[i][1].tolist() for i in snap.ids], dict(snap.vocab)),
+                    show_progress=False)
+    questions = [q["question"] for p in paragraphs for q in p["qas"]][:300]
+    questions += ["Normans Normans Normandy", "the of and"]
+    mask = np.isin(snap.sources, ["s1", "s3"]).astype(np.float32)
+    compared = 0
+    for question in questions:
+        terms = [t for t in tokenize(question) if t in snap.df]
+        if not terms:
+            continue
+        ours = snap.matrix.scores([snap.vocab[t] for t in terms])
+        assert np.array_equal(ours, reference.get_scores(terms))
+        assert np.array_equal(ours * mask, reference.get_scores(terms, weight_mask=mask))
+        compared += 1
+    assert compared > 250
+    hits = loaded.search(questions[0], 10)
+    want = reference.get_scores([t for t in tokenize(questions[0]) if t in snap.df])
+    assert [s for _, s in hits] == sorted((float(s) for s in want if s > 0), reverse=True)[:10]
