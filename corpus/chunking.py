@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+if TYPE_CHECKING:  # imported when chunking, not when a question is asked
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 # Paragraphs first, then sentences, then clauses: chunks end on a sentence when they can.
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
@@ -19,6 +22,8 @@ SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
 
 def make_splitter(*, chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
     """The splitter sourcechat uses: sentence-aware, recording start offsets."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_size,
         chunk_overlap=chunk_overlap,
