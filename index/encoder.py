@@ -32,6 +32,7 @@ def supports(folder: str | Path) -> bool:
         st_config = _read_json(folder / "sentence_bert_config.json")
         pooling = json.loads((folder / modules[1]["path"] / "config.json").read_text())
         prompts = _read_json(folder / "config_sentence_transformers.json")
+        dtypes = _stored_dtypes(folder / "model.safetensors")
     except (OSError, ValueError, KeyError, IndexError, TypeError):
         return False
     mean_only = {k: v for k, v in pooling.items() if k.startswith("pooling_mode")}
@@ -50,13 +51,20 @@ def supports(folder: str | Path) -> bool:
         and st_config.get("max_seq_length")
         and not st_config.get("do_lower_case", False)
         and not prompts.get("prompts") and not prompts.get("default_prompt_name")
+        and dtypes <= {"F32", "I64"}  # float32 weights (position ids aside): computed as stored
         and (folder / "tokenizer.json").exists()
-        and (folder / "model.safetensors").exists()
     )
 
 
 def _read_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _stored_dtypes(path: Path) -> set[str]:
+    """The dtypes of a safetensors file's tensors, from its header (no weights read)."""
+    with open(path, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    return {t["dtype"] for name, t in header.items() if name != "__metadata__"}
 
 
 class BertSentenceEncoder:

@@ -89,12 +89,14 @@ def test_the_embeddings_agree_with_the_library_path_in_token_sized_batches(monke
 
 
 def test_other_model_shapes_are_left_to_sentence_transformers(tmp_path):
+    from safetensors.numpy import save_file
+
     source = Path(resolve_model_path(DEFAULT_MODEL))
 
     def variant(name: str, edit=None) -> Path:
         folder = tmp_path / name
         shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.safetensors"))
-        (folder / "model.safetensors").touch()  # supports() reads no weights
+        (folder / "model.safetensors").symlink_to(source / "model.safetensors")
         if edit:
             path, change = edit
             data = json.loads((folder / path).read_text())
@@ -112,6 +114,11 @@ def test_other_model_shapes_are_left_to_sentence_transformers(tmp_path):
     assert not supports(variant("prompts", ("config_sentence_transformers.json", lambda d: d.update(
         prompts={"query": "query: "}, default_prompt_name="query"))))
     assert not supports(variant("unnormalized", ("modules.json", lambda d: d.pop())))
+    half = variant("half")
+    (half / "model.safetensors").unlink()
+    save_file({"embeddings.word_embeddings.weight": np.zeros((4, 2), np.float16)},
+              str(half / "model.safetensors"))
+    assert not supports(half)  # float16 weights: sentence-transformers computes in float16
     assert not supports(tmp_path / "missing")
     assert not supports("sentence-transformers/all-mpnet-base-v2")  # a hub name: the library
 
