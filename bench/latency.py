@@ -66,9 +66,10 @@ def main() -> int:
     assistants = {rt: build_assistant(Settings(embedded_runtime=rt)) for rt in RUNTIMES}
     for a in assistants.values():
         a.ask("Who wrote the letter?")  # loads the models (a question not asked below)
-    questions = [json.loads(line)["question"] for line in
-                 (ROOT / "tests" / "data" / "seed-questions.jsonl").read_text().splitlines()
-                 if line.strip()]
+    items = [json.loads(line) for line in
+             (ROOT / "tests" / "data" / "seed-questions.jsonl").read_text().splitlines()
+             if line.strip()]
+    questions = [item["question"] for item in items]
     warm: dict[str, list[float]] = {rt: [] for rt in RUNTIMES}
     for q in questions:
         for rt, a in assistants.items():
@@ -76,8 +77,11 @@ def main() -> int:
             a.ask(q)
             warm[rt].append(time.perf_counter() - t0)
     medians = {rt: statistics.median(v) for rt, v in warm.items()}
+    answerable = {rt: statistics.median(t for t, item in zip(v, items, strict=True)
+                                        if item["answerable"]) for rt, v in warm.items()}
     print(json.dumps({
-        "warm_ask_s": {rt: {"median": round(medians[rt], 2), "max": round(max(warm[rt]), 2)}
+        "warm_ask_s": {rt: {"median": round(medians[rt], 2), "max": round(max(warm[rt]), 2),
+                            "median_answerable": round(answerable[rt], 2)}
                        for rt in RUNTIMES},
         "warm_ratio_transformers_vs_llamacpp": round(medians["transformers"]
                                                      / medians["llamacpp"], 2),
