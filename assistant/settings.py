@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     llm_parallel: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, le=64,
         description="Answers an in-process model (embedded, llamacpp:) generates at once, each "
-        "in its own llama.cpp context sharing the cores; more users wait for a free one.",
+        "in its own llama.cpp context sharing the cores (made only when that many users ask "
+        "at once; each holds its own KV cache, which for a large GGUF is memory); more users "
+        "wait for a free one.",
         json_schema_extra={"shown_default": "the number of cores"})
     llm_base_url: str | None = Field(
         None, description="Base URL of the ollama/openai backend (`--llm-base-url`; unset: "
