@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install llamacpp system system-build serve ask test check lint docs eval bench clean
+.PHONY: install llamacpp system system-build system-venv serve ask test check lint docs eval bench clean
 
 # llama-cpp-python (the embedded model's runtime, the llamacpp backend and the
 # OpenAI-compatible server the tests start) builds from source, ~4 min on 2 cores; the
@@ -30,7 +30,7 @@ LLAMA_STAMP := $(VENV)/.llamacpp-$(LLAMA_CPP_VERSION)
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 # everything `serve` needs: the venv, and llama.cpp (unless LLAMACPP=0)
-install: $(if $(filter 1,$(LLAMACPP)),system-build)
+install: $(if $(filter 1,$(LLAMACPP)),system-build,system-venv)
 	$(MAKE) --no-print-directory $(STAMP) $(if $(filter 1,$(LLAMACPP)),$(LLAMA_STAMP))
 
 $(STAMP): pyproject.toml Makefile
@@ -86,6 +86,9 @@ system-build:
 
 system:
 	$(call require,chromium g++ cmake)
+
+system-venv:
+	$(call require,)
 
 # the whole suite twice: on-disk Chroma, then every store behind a real `chroma run` server
 test: system
