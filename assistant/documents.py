@@ -59,11 +59,15 @@ class DocumentAnswers:
         self.scorer = scorer
 
     def answer(self, intent: Intent, question: str, query: str, sources: Sequence[str],
-               writer: Writer | None, limits: AnswerLimits) -> Iterator[str | Answer]:
+               writer: Writer | None, limits: AnswerLimits,
+               indexed: Sequence[tuple[str, str, int]] | None = None,
+               ) -> Iterator[str | Answer]:
         """Yield streamed text (capable models), then the Answer (declined when the
-        documents do not cover the question's subject)."""
+        documents do not cover the question's subject). `indexed`: the indexed documents
+        (source, title, chunks), when the caller has listed them."""
         writer = writer if limits.writes_summaries else None
-        documents = [d for d in self.store.sources() if not sources or d[0] in sources]
+        indexed = self.store.sources() if indexed is None else indexed
+        documents = [d for d in indexed if not sources or d[0] in sources]
         within = [d[0] for d in documents] if sources else None  # searches filter a selection
         composed: Composed | None = None
         stream: Iterator

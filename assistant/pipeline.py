@@ -154,11 +154,13 @@ class Assistant:
                                   "give the full path shown by `sourcechat sources`.")
         return matches[0]
 
-    def _sources(self, sources: Sequence[str] | None) -> tuple[str, ...]:
-        """A question's sources as stored: full paths checked, file names resolved."""
+    def _sources(self, sources: Sequence[str] | None,
+                 documents: Sequence[tuple[str, str, int]] | None = None) -> tuple[str, ...]:
+        """A question's sources as stored: full paths checked, file names resolved
+        (against `documents`, the indexed ones, when the caller has listed them)."""
         if not sources:
             return ()
-        known = [s for s, _, _ in self.store.sources()]
+        known = [s for s, _, _ in (self.store.sources() if documents is None else documents)]
         return tuple(self.resolve_source(s, known) for s in sources)
 
     def remove(self, source: str) -> tuple[str, int]:
@@ -214,10 +216,13 @@ class Assistant:
             query = self._standalone(question, history, chat_model)
             intent = classify(query)
         self._first_use()
-        sources = self._sources(sources)
-        if intent.kind in DOCUMENT_LEVEL:
-            yield from self.documents.answer(intent, question, query, sources, writer, limits)
+        if intent.kind in DOCUMENT_LEVEL:  # the documents are listed once, for both
+            documents = self.store.sources()
+            sources = self._sources(sources, documents)
+            yield from self.documents.answer(intent, question, query, sources, writer, limits,
+                                             documents)
             return
+        sources = self._sources(sources)
         k = k or self.settings.k
         gathers = intent.kind in (LIST, EXPLAIN)
         # lists and explanations gather from more passages; the gate reads the top k

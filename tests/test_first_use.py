@@ -81,3 +81,15 @@ def test_serve_seeds_only_a_new_index(tmp_path, removed_first):
             a.remove(source)
     make(tmp_path).ensure_indexed()
     assert (a.store.count() == 0) is removed_first
+
+
+def test_a_document_question_lists_the_documents_once(tmp_path, monkeypatch):
+    a = make(tmp_path)
+    a.ask(QUESTION)
+    calls = []
+    original = a.store.sources
+    monkeypatch.setattr(a.store, "sources", lambda: calls.append(1) or original())
+    name = next(iter(sample_sources())).rpartition("/")[2]
+    answer = a.ask("Summarize the document.", sources=[name])
+    assert answer.found and answer.scope == (next(iter(sample_sources())),)
+    assert len(calls) == 1  # resolving the name and answering share one listing
