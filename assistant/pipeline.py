@@ -117,7 +117,7 @@ class Assistant:
     def ensure_indexed(self, progress: bool = False) -> None:
         """Index the sample corpus into a brand-new index, one nothing was ever written to.
         An index the user emptied stays empty (its questions say so)."""
-        if self.store.count() == 0 and self.store.content_version() == "empty":
+        if self.store.never_written():
             self.ingest(progress=progress)
         self._first_use_done = True
 

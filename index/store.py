@@ -37,6 +37,9 @@ _META_KEYS = ("source", "title", "page", "start", "end", "id")
 _FILTER_BATCH = 500  # sources per `$in` filter
 
 
+NEVER_WRITTEN = "empty"  # the content version of a collection no write has stamped
+
+
 class ChunkStore(VectorStore):
     """Chunks in one Chroma collection (plus their sentences), and the record of them.
 
@@ -135,7 +138,13 @@ class ChunkStore(VectorStore):
     def content_version(self) -> str:
         """A token that changes on every write (the keyword index follows it)."""
         col = self.client.get_collection(self.collection_name)
-        return (col.metadata or {}).get("content_version", "empty")
+        return (col.metadata or {}).get("content_version", NEVER_WRITTEN)
+
+    def never_written(self) -> bool:
+        """Whether nothing was ever written to the collection (brand-new: not emptied).
+        A collection from before versions were stamped counts as written if it holds
+        chunks."""
+        return self.count() == 0 and self.content_version() == NEVER_WRITTEN  # count: creates it
 
     def _bump_version(self) -> None:
         meta = dict(self.collection.metadata or {})
