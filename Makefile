@@ -97,8 +97,7 @@ test: system
 	SOURCECHAT_TEST_CHROMA=server $(BIN)/python -m pytest
 
 # the edit-test loop: lint + the fast tests (no model-loading tests, no llama.cpp build)
-check: $(STAMP)
-	$(BIN)/ruff check .
+check: lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)

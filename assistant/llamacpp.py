@@ -105,7 +105,6 @@ class ContextPool:
 
         llama_cpp.llama_set_n_threads(llm.ctx, threads, threads)
 
-
     def close(self) -> None:
         """Free the idle contexts (llama.cpp's own finalizers fail at interpreter exit)."""
         while True:
