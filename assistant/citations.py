@@ -15,6 +15,10 @@ from corpus.text import sentences
 from index.passages import Passage
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+# An answer's outcome: the documents answer the question; they cover its subject but do
+# not state what it asks (the answer says so, then quotes what they do say); or nothing
+# in them answers it.
+ANSWERED, PARTIAL, DECLINED = "answered", "partial", "declined"
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,11 @@ class Citation:
 
 @dataclass
 class Answer:
-    """An answer: its text with [n] markers, whether the documents covered it, its citations."""
+    """An answer: its text with [n] markers, whether the documents answer it, its citations.
+
+    `status` is ANSWERED, PARTIAL or DECLINED; `found` is true only for ANSWERED (a
+    partial answer has citations: what the documents say instead).
+    """
 
     text: str
     found: bool
@@ -45,6 +53,15 @@ class Answer:
     kind: str = "lookup"          # the question's kind (assistant/kinds.py)
     scope: tuple[str, ...] = ()   # the sources the question was limited to (() = all)
     dropped: int = 0              # model sentences removed as not supported by the sources
+    status: str = ""              # ANSWERED / PARTIAL / DECLINED; "" -> from `found`
+
+    def __post_init__(self):
+        if not self.status:
+            self.status = ANSWERED if self.found else DECLINED
+        if self.status not in (ANSWERED, PARTIAL, DECLINED):
+            raise ValueError(f"unknown answer status {self.status!r}")
+        if self.found != (self.status == ANSWERED):
+            raise ValueError(f"found={self.found} contradicts status {self.status!r}")
 
     @property
     def removed_note(self) -> str:
@@ -58,7 +75,8 @@ class Answer:
     def to_dict(self) -> dict:
         """The `sourcechat ask --json` object."""
         return {"question": self.question, "query": self.query or self.question,
-                "answer": self.text, "found": self.found, "kind": self.kind,
+                "answer": self.text, "status": self.status, "found": self.found,
+                "kind": self.kind,
                 "scope": list(self.scope), "dropped": self.dropped,
                 "citations": [c.to_dict() for c in self.citations]}
 

@@ -23,10 +23,12 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from assistant.backends import parse_backend
+from assistant.citations import ANSWERED, DECLINED, PARTIAL
 from assistant.evaluation import (
     DocumentQuestion,
     EvalQuestion,
     EvalSet,
+    contains_answer,
     first_hit,
     is_document_questions,
     judge_document,
@@ -35,6 +37,7 @@ from assistant.evaluation import (
     percentile,
     score_answer,
     squad_articles,
+    strip_markers,
     summarize_answers,
     tally,
 )
@@ -148,7 +151,10 @@ def _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed) -> dict:
                                    [c.passage.text for c in answer.citations], q.answers))
         bar.advance()
 
-    # 4. declining: index half of the articles, ask about the other half
+    # 4. premise checks: impossible questions about indexed articles vs answerable ones
+    premise = _premise(data, ours, rng, n_answers, bar)
+
+    # 5. declining: index half of the articles, ask about the other half
     declined = _declining(data, settings, tmp, ours, rng, max_questions, bar)
 
     def recall(rs, k):
@@ -164,6 +170,7 @@ def _run(data, settings, tmp, ks, n_answers, max_questions, bar, seed) -> dict:
         "latency_ms": {"p50": round(percentile(latencies, 50), 2),
                        "p95": round(percentile(latencies, 95), 2)},
         **summarize_answers(scores),
+        **({"premise": premise} if premise else {}),
         **declined,
         "settings": {"chunk_size": settings.chunk_size, "chunk_overlap": settings.chunk_overlap,
                      "dense_weight": settings.dense_weight,
@@ -260,6 +267,36 @@ def _baseline(ours, docs, questions, kmax, bar) -> list[int | None]:
                         include=["documents"])
         out.append(first_hit(res["documents"][0], q.answers))
         bar.advance()
+    return out
+
+
+def _premise(data: EvalSet, ours, rng: random.Random, n: int, bar) -> dict | None:
+    """SQuAD 2.0's impossible questions (about indexed articles: a covered subject, asking
+    what the text does not say) against answerable ones, `n` of each drawn at random from
+    every article: how each ends (answered / partial / declined), and how often an
+    answered impossible question quotes the decoy (`plausible_answers`). None when the
+    file has no impossible questions."""
+    impossible = [q for q in data.questions if not q.answerable and q.article]
+    if not impossible or not n:
+        return None
+    asked = {"impossible": rng.sample(impossible, min(n, len(impossible))),
+             "answerable": rng.sample(data.answerable, min(n, len(data.answerable)))}
+    bar.phase("premise checks", sum(len(v) for v in asked.values()))
+    out = {}
+    for group, questions in asked.items():
+        ends = {ANSWERED: 0, PARTIAL: 0, DECLINED: 0}
+        decoy = 0
+        for q in questions:
+            answer = ours.ask(q.question)
+            ends[answer.status] += 1
+            decoy += answer.found and contains_answer(strip_markers(answer.text), q.decoys)
+            bar.advance()
+        size = max(len(questions), 1)
+        out[group] = {"questions": len(questions),
+                      **{status: round(count / size, 4) for status, count in ends.items()}}
+        if group == "impossible":
+            out[group]["not_answered"] = round(1 - ends[ANSWERED] / size, 4)
+            out[group]["answered_with_decoy"] = round(decoy / size, 4)
     return out
 
 

@@ -37,6 +37,7 @@ class EvalQuestion:
     article: str = ""
     source: str = ""  # gold paragraph's source (`Title#i`); "" when unknown
     all_required: bool = False
+    decoys: tuple[str, ...] = ()  # an impossible SQuAD question's `plausible_answers`
 
 
 @dataclass
@@ -85,8 +86,9 @@ def _from_squad(data: dict) -> EvalSet:
             for qa in para["qas"]:
                 answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", [])))
                 answerable = not qa.get("is_impossible", False) and bool(answers)
+                decoys = tuple(dict.fromkeys(a["text"] for a in qa.get("plausible_answers", [])))
                 out.questions.append(EvalQuestion(qa["id"], qa["question"], answers, answerable,
-                                                  title, source))
+                                                  title, source, decoys=decoys))
     return out
 
 

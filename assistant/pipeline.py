@@ -21,7 +21,7 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from assistant.citations import MARKER, Answer, Claim, attribute, render
+from assistant.citations import MARKER, PARTIAL, Answer, Claim, attribute, render
 from assistant.conversation import (
     accept_rewrite,
     check_history,
@@ -40,6 +40,7 @@ from assistant.evidence import (
 )
 from assistant.grounding import Grounding, keeps_evidence
 from assistant.kinds import COLLECTION, COMPARE, EXPLAIN, LIST, LOOKUP, WHOLE_DOCUMENT, classify
+from assistant.premise import PremiseCheck
 from assistant.profiles import AnswerLimits, limits_for
 from assistant.prompts import prompt
 from assistant.settings import Settings
@@ -81,6 +82,8 @@ class Assistant:
         self._model_factory = model_factory
         self._explain = explain or (lambda backend, err: f"The {backend} backend failed: {err}")
         self.documents = DocumentAnswers(settings, store, retriever, scorer)
+        self.premise = (PremiseCheck(settings.premise_weights, settings.premise_threshold,
+                                     scorer.idf) if settings.premise_check else None)
         self._first_use_done = False
         self._first_use_lock = threading.Lock()
 
@@ -237,6 +240,12 @@ class Assistant:
         if relevance.score < self.settings.min_relevance:
             yield self._declined(question, query, intent.kind, sources)
             return
+        if self.premise is not None:  # the subject is covered: is what it asks stated?
+            premise = self.premise.check(query, evidence, passages[:k], relevance)
+            if premise.status == PARTIAL:  # no model is asked: it would answer it anyway
+                yield self._partial(question, query, intent.kind, sources, premise.reason,
+                                    evidence, passages[:k])
+                return
         if gathers:
             evidence = self.scorer.evidence(query, passages)
 
@@ -254,6 +263,12 @@ class Assistant:
                 raise RuntimeError("the writer ended without a draft")
             if draft.not_found and relevance.lexical < 0.5:
                 yield self._declined(question, query, intent.kind, sources)
+                return
+            if draft.not_found and limits.writes_summaries:  # a capable model read the
+                # passages and found no answer in them: say so, and what they do say
+                yield self._partial(question, query, intent.kind, sources,
+                                    "the model that read the passages found no answer in "
+                                    "them", evidence, passages)
                 return
             claims, dropped = draft.claims[: limits.max_answer_sentences], draft.dropped
             if not limits.writes_summaries:  # the small model: restate, or quote instead
@@ -422,6 +437,21 @@ class Assistant:
                   sources: Sequence[str] | None = None) -> Answer:
         return Answer(prompt("declined"), False, [], question, query, kind,
                       tuple(sources or ()))
+
+    def _partial(self, question: str, query: str, kind: str, sources: Sequence[str],
+                 reason: str, evidence: Sequence[Evidence], passages: Sequence[Passage]
+                 ) -> Answer:
+        """What the documents do not state, then what they do say (their best sentences,
+        quoted and cited)."""
+        claims = self._extractive_claims(evidence, passages, LOOKUP, query)
+        if not claims:
+            return self._declined(question, query, kind, sources)
+        claims = attribute(claims, lambda text: best_passage(text, passages))
+        text, citations = render(
+            claims, passages, lambda text, i: supporting_spans(text, passages[i]))
+        intro = prompt("partial").strip().format(reason=reason)
+        return Answer(f"{intro}\n\n{text}", False, citations, question, query, kind,
+                      tuple(sources or ()), status=PARTIAL)
 
     def _empty(self, question: str, query: str, kind: str = LOOKUP) -> Answer:
         return Answer(prompt("empty"), False, [], question, query, kind, ())

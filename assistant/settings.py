@@ -24,6 +24,11 @@ def _per_backend(name: str) -> dict:
                              f"{getattr(CAPABLE, name)} others"}
 
 
+# The premise check's weights on the raw features of assistant/premise.py, fitted by
+# bench/calibrate_premise.py on SQuAD 2.0's public dev file (docs/premise-checks.md).
+PREMISE_WEIGHTS = {"bias": 0.0}
+
+
 class Settings(BaseSettings):
     """sourcechat's configuration (frozen)."""
 
@@ -84,6 +89,17 @@ class Settings(BaseSettings):
         (1.0, 0.236, 0.108), description="Relevance gate: weights of (best sentence cosine, "
         "passage term coverage, sentence term coverage); calibrated with "
         "bench/calibrate_gate.py.")
+    premise_check: bool = Field(
+        True, description="Premise check: a question whose best evidence does not state what "
+        "it asks (an opposite word, an added \"not\", a missing name or number) gets a "
+        "`partial` answer instead of the nearby sentence as if it answered it.")
+    premise_threshold: float = Field(
+        0.0, description="Premise check: above this score the answer is `partial` "
+        "(calibrated with bench/calibrate_premise.py).")
+    premise_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(PREMISE_WEIGHTS), description="Premise check: the "
+        "weight of each feature of assistant/premise.py (and `bias`); calibrated with "
+        "bench/calibrate_premise.py.")
     max_new_tokens: int | None = Field(
         None, ge=8, le=8192, description="LLM answer length cap in tokens.",
         json_schema_extra=_per_backend("max_new_tokens"))
@@ -154,6 +170,17 @@ class Settings(BaseSettings):
         from assistant.backends import parse_backend
 
         return parse_backend(value).name
+
+    @field_validator("premise_weights")
+    @classmethod
+    def _known_features(cls, value: dict[str, float]) -> dict[str, float]:
+        from assistant.premise import FEATURES
+
+        unknown = sorted(set(value) - set(FEATURES) - {"bias"})
+        if unknown:
+            raise ValueError(f"unknown premise features {', '.join(unknown)}; known: bias, "
+                             f"{', '.join(FEATURES)}")
+        return value
 
     @field_validator("chroma_url")
     @classmethod

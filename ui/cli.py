@@ -284,6 +284,11 @@ def _eval(settings, args) -> int:
     print(f"answers ({result['answers']}, {result['answered']} answered): EM {result['em']:.3f}, "
           f"F1 {result['f1']:.3f}, contains gold {result['contains_gold']:.3f}, "
           f"citation precision {result['citation_precision']:.3f}")
+    for group, ends in (result.get("premise") or {}).items():
+        decoy = (f", answered with the decoy {ends['answered_with_decoy']:.3f}"
+                 if "answered_with_decoy" in ends else "")
+        print(f"{group} ({ends['questions']}): answered {ends['answered']:.3f}, partial "
+              f"{ends['partial']:.3f}, declined {ends['declined']:.3f}{decoy}")
     print(f"declined: out-of-corpus {result['declined_unanswerable']:.3f}, "
           f"answerable (wrongly) {result['declined_answerable']:.3f}")
     return EXIT_OK

@@ -7,6 +7,9 @@ import re
 from pathlib import Path
 
 from assistant import Answer, Citation
+from assistant.citations import PARTIAL
+
+PARTIAL_BADGE = "⚠️ Partial answer"
 
 
 def inert(text: str) -> str:
@@ -22,6 +25,8 @@ def answer_markdown(answer: Answer) -> str:
     text = inert(answer.text)
     text = re.sub(r"&#91;(\d+)&#93;",
                   lambda m: f'<a href="#src-{m.group(1)}">[{m.group(1)}]</a>', text)
+    if answer.status == PARTIAL:
+        text = f"**{PARTIAL_BADGE}:** {text}"
     note = answer.removed_note
     return f"{text}\n\n<small><i>{note}</i></small>" if note else text
 
@@ -51,7 +56,10 @@ def sources_html(answer: Answer | None) -> str:
     if answer.scope:
         names = ", ".join(html.escape(Path(s).name) for s in answer.scope)
         parts.append(f'<div class="sc-query">Limited to: {names}</div>')
-    if not answer.found:
+    if answer.status == PARTIAL:
+        parts.append('<div class="sc-partial">Partial: the documents do not state what the '
+                     "question asks. The passages below are what they say instead.</div>")
+    elif not answer.found:
         parts.append('<div class="sc-empty">No passage in the documents answers this.</div>')
     for c in answer.citations:
         p = c.passage
@@ -87,4 +95,5 @@ CSS = """
 .sc-text mark, blockquote mark { background: #fff2a8; padding: 0 1px; }
 .sc-query { font-size: 0.9em; margin-bottom: 6px; }
 .sc-empty { color: #777; font-style: italic; }
+.sc-partial { color: #8a5a00; font-style: italic; margin-bottom: 6px; }
 """
