@@ -236,7 +236,7 @@ def explain(findings: Findings, f: Mapping[str, float], weights: Mapping[str, fl
         options.append(("rare_missing", f"they do not mention {_listed(findings.terms[:2])} "
                                         "in this connection"))
     if not options:
-        return "the closest passage does not state what the question asks"
+        return "the closest passage matches it only loosely"
     return max(options, key=lambda o: weights.get(o[0], 0.0) * f.get(o[0], 0.0))[1]
 
 

@@ -43,6 +43,7 @@ def question_row(assistant, question: str) -> dict:
     from assistant.kinds import classify
     from assistant.pipeline import DOCUMENT_LEVEL
     from assistant.premise import features
+    from corpus.text import content_terms
 
     kind = classify(question).kind
     if kind in DOCUMENT_LEVEL:  # answered by documents.py: no premise check
@@ -52,8 +53,33 @@ def question_row(assistant, question: str) -> dict:
     evidence = assistant.scorer.evidence(question, passages)
     rel = assistant.scorer.relevance(question, passages, evidence)
     passed = bool(evidence) and rel.score >= assistant.settings.min_relevance
-    f = features(question, evidence, passages, rel, assistant.scorer.idf)[0] if passed else None
-    return {"kind": kind, "passed": passed, "f": f}
+    if not passed:
+        return {"kind": kind, "passed": False, "f": None}
+    idf = assistant.scorer.idf
+    context = {  # what the features read, so a changed feature needs no new retrieval
+        "passages": [p.text for p in passages],
+        "evidence": [[e.passage, e.sentence.text, e.sentence.start, e.sentence.end, e.dense,
+                      e.lexical, e.score] for e in evidence[:2]],
+        "relevance": [rel.dense, rel.lexical, rel.score, rel.sentence_lexical],
+        "idf": {t: idf(t) for t in content_terms(question)} if idf else None}
+    return {"kind": kind, "passed": True, "context": context,
+            "f": features(question, evidence, passages, rel, idf)[0]}
+
+
+def recompute(question: str, context: dict) -> dict:
+    """The features of a cached row, from its context (no retrieval, no model)."""
+    from assistant.evidence import Evidence, Relevance
+    from assistant.premise import features
+    from corpus.text import Sentence
+    from index.passages import Passage
+
+    passages = [Passage(t, f"p{i}", None, 0, len(t), 0.0, f"p{i}")
+                for i, t in enumerate(context["passages"])]
+    evidence = [Evidence(i, Sentence(text, a, b), d, lx, sc)
+                for i, text, a, b, d, lx, sc in context["evidence"]]
+    idf = context["idf"]
+    return features(question, evidence, passages, Relevance(*context["relevance"]),
+                    (lambda t: idf.get(t, 0.0)) if idf is not None else None)[0]
 
 
 def collect(args) -> dict:
@@ -141,6 +167,9 @@ def main() -> int:
 
     data = collect(args)
     rows = data["rows"]
+    for r in rows + data["seed"]:  # features as the code computes them now
+        if r.get("context"):
+            r["f"] = recompute(r["question"], r["context"])
     x = np.array([[r["f"][c] for c in FEATURES] if r["f"] else [0.0] * len(FEATURES)
                   for r in rows])
     passed = np.array([r["passed"] for r in rows])

@@ -23,12 +23,13 @@ DOC = ("Kiwis grow on vines in New Zealand. A kiwi vine yields 25 kilograms of f
        "Bananas grow in the tropics.")
 
 
-def make(tmp_path, reply: str | None, min_relevance: float = -10.0, model="fake-a") -> Assistant:
+def make(tmp_path, reply: str | None, min_relevance: float = -10.0, model="fake-a",
+         **overrides) -> Assistant:
     client = client_for(tmp_path)
     emb = DeterministicFakeEmbedding(size=16)
     store = ChunkStore(client, "test", emb, model)
     settings = Settings(data_dir=tmp_path, min_relevance=min_relevance, chunk_size=200,
-                        chunk_overlap=50)
+                        chunk_overlap=50, **overrides)
     chat = GenericFakeChatModel(messages=iter([AIMessage(reply)])) if reply else None
     retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"),
                                  k=settings.k, dense_weight=settings.dense_weight,
@@ -79,9 +80,11 @@ def test_gate_declines_without_calling_the_model(tmp_path):
 
 
 def test_model_saying_not_found_declines_when_words_do_not_match(tmp_path):
-    a = make(tmp_path, "NOT FOUND")
+    # the gate is off in these fake-embedding tests; so is the premise check (which
+    # would make it partial: "France" is not in the passages), to reach the model
+    a = make(tmp_path, "NOT FOUND", premise_check=False)
     answer = a.ask("What is the capital of France?")
-    assert not answer.found and answer.citations == []
+    assert not answer.found and answer.citations == [] and answer.status == "declined"
 
 
 def test_extractive_answer_quotes_the_passage(tmp_path):

@@ -16,27 +16,25 @@ from tests import stores
 from tests.conftest import _session_settings
 from tests.standin import standin_server
 
-COMPLEXITY = """Computational complexity theory
+# one paragraph per line (a hard-wrapped line break ends a sentence for the splitter)
+COMPLEXITY = (
+    "Computational complexity theory\n\n"
+    "Computational complexity theory classifies computational problems according to their "
+    "inherent difficulty. The question of whether P equals NP is one of the most important "
+    "open questions in theoretical computer science. Stephen Cook stated the problem "
+    "precisely in 1971, and a solution is rewarded with one million dollars by the Clay "
+    "Mathematics Institute.\n\n"
+    "A problem is regarded as inherently difficult if its solution requires significant "
+    "resources, whatever the algorithm used. Time and memory are the resources most often "
+    "measured.\n")
 
-Computational complexity theory classifies computational problems according to their
-inherent difficulty. The question of whether P equals NP is one of the most important open
-questions in theoretical computer science. Stephen Cook stated the problem precisely in
-1971, and a solution is rewarded with one million dollars by the Clay Mathematics Institute.
-
-A problem is regarded as inherently difficult if its solution requires significant
-resources, whatever the algorithm used. Time and memory are the resources most often
-measured.
-"""
-
-YUAN = """Science and medicine under the Yuan dynasty
-
-Several medical advances were made in the Yuan period. Physicians of the Yuan studied
-Persian and Arab medicine, and the court founded an academy of medicine in 1271.
-Astronomers built new observatories and revised the calendar under Guo Shoujing.
-
-Printing spread during the Yuan as well: paper money was printed in large amounts, and
-the government issued the Zhiyuan notes from 1287.
-"""
+YUAN = (
+    "Science and medicine under the Yuan dynasty\n\n"
+    "Several medical advances were made in the Yuan period. Physicians of the Yuan studied "
+    "Persian and Arab medicine, and the court founded an academy of medicine in 1271. "
+    "Astronomers built new observatories and revised the calendar under Guo Shoujing.\n\n"
+    "Printing spread during the Yuan as well: paper money was printed in large amounts, and "
+    "the government issued the Zhiyuan notes from 1287.\n")
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +113,10 @@ def test_a_capable_models_confident_answer_to_a_false_premise_is_partial(handmad
 def test_a_capable_model_that_finds_no_answer_makes_it_partial(handmade):
     """A capable model read the passages and says they do not answer: the user is told
     so, with what the passages do say, instead of a quote passed off as the answer."""
-    with standin_server("scripted", "The sources do not say.") as server:
+    with standin_server("scripted", "NOT FOUND") as server:
         a = build_assistant(_session_settings(
             handmade.settings.data_dir, llm="openai:standin", llm_base_url=server.base_url))
-        answer = a.ask("Who stated the P versus NP problem precisely?")
+        answer = a.ask("Who stated the problem of whether P equals NP precisely?")
     assert answer.status == PARTIAL and answer.citations
     assert "found no answer" in answer.text
 
@@ -170,7 +168,7 @@ def test_json_output_carries_the_status(handmade, capsys, monkeypatch):
 
     for var, value in stores.env_for(handmade.settings.data_dir).items():
         monkeypatch.setenv(var, value)
-    code = cli.main(["--llm", "extractive", "ask", "--json",
+    code = cli.main(["ask", "--llm", "extractive", "--json",
                      "What is one of the least important open questions in theoretical "
                      "computer science?"])
     out = json.loads(capsys.readouterr().out)
