@@ -45,7 +45,8 @@ TINY = {"version": "v2.0", "data": [
                   "answers": [{"text": "4,200", "answer_start": 30}],
                   "is_impossible": False},
                  {"id": "z4", "question": "Who founded the bakery of Quuxville?",
-                  "answers": [], "plausible_answers": [{"text": "x", "answer_start": 0}],
+                  "answers": [],
+                  "plausible_answers": [{"text": "a single bakery", "answer_start": 44}],
                   "is_impossible": True}]}]},
     {"title": "Quokka", "paragraphs": [
         {"context": "Quokkas are small marsupials that live on Rottnest Island near Perth.",
@@ -117,6 +118,16 @@ def test_eval_command_on_a_tiny_file(tmp_path, capsys):
                                           {"out_of_corpus": 4, "answerable": 1})
     assert out["declined_unanswerable"] == 1.0 and out["declined_answerable"] == 0.0
     assert set(out["latency_ms"]) == {"p50", "p95"}
+    # premise checks: the impossible question about an indexed article, and the answerable
+    premise = out["premise"]
+    assert premise["impossible"]["questions"] == 1 and premise["answerable"]["questions"] == 4
+    assert premise["answerable"]["answered"] == 1.0
+    imp = premise["impossible"]
+    assert imp["answered"] + imp["partial"] + imp["declined"] == 1.0
+    assert imp["not_answered"] == round(1 - imp["answered"], 4)
+    # "Who founded the bakery?" -- the text names no founder; if it was answered, the
+    # answer quotes the bakery sentence, which holds the decoy
+    assert imp["answered_with_decoy"] == imp["answered"]
 
 
 # -- document questions ----------------------------------------------------------------------

@@ -287,7 +287,7 @@ def _eval(settings, args) -> int:
     for group, ends in (result.get("premise") or {}).items():
         decoy = (f", answered with the decoy {ends['answered_with_decoy']:.3f}"
                  if "answered_with_decoy" in ends else "")
-        print(f"{group} ({ends['questions']}): answered {ends['answered']:.3f}, partial "
+        print(f"{group} questions ({ends['questions']}): answered {ends['answered']:.3f}, partial "
               f"{ends['partial']:.3f}, declined {ends['declined']:.3f}{decoy}")
     print(f"declined: out-of-corpus {result['declined_unanswerable']:.3f}, "
           f"answerable (wrongly) {result['declined_answerable']:.3f}")
