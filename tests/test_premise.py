@@ -174,3 +174,18 @@ def test_json_output_carries_the_status(handmade, capsys, monkeypatch):
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["status"] == PARTIAL and out["found"] is False
     assert out["citations"]
+
+
+def test_the_web_chat_marks_a_partial_answer_and_its_sources(handmade):
+    from ui.app import Handlers
+    from ui.render import PARTIAL_BADGE
+
+    h = Handlers(handmade, max_upload_mb=1)
+    question = ("What is one of the least important open questions in theoretical computer "
+                "science?")
+    *_, (messages, panel, _) = h.respond(question, [], 5, "extractive")
+    assert messages[1]["content"].startswith(f"**{PARTIAL_BADGE}:** The documents do not say")
+    assert 'href="#src-1">[1]</a>' in messages[1]["content"]
+    assert "Partial: the documents do not state what the question asks" in panel
+    assert "<mark>" in panel and "most important" in panel
+    assert h.api_ask(question, None, None, "extractive")["status"] == PARTIAL
