@@ -69,6 +69,9 @@ _WH = (  # (pattern on the question, expected answer type); the first match wins
 )
 _TOKEN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|n't|\d[\d,.]*")
 _QUESTION_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+# -est words that are superlatives (not "interest", "forest", "protest", ...)
+_SUPERLATIVE = re.compile(r"(?!(?:inter|requ|for|prot|sugg|cont|harv|conqu|inqu|dig|arr|inv"
+                          r"|mod|hon|w|r|t|gu|qu|n|ch|pri|manif|b|l|m)est$)[a-z]{2,}est")
 
 # The features, in the order of the weights; each is higher when the premise is less
 # likely stated. The first five are the ones an explanation can name.
@@ -87,6 +90,12 @@ FEATURES = (
     "best_dense",              # the best sentence's cosine with the question
     "margin",                  # how far the best sentence leads the second
     "n_terms",                 # content terms in the question
+    "name_swapped",            # a name of the question is missing and the window names another
+    "one_word_changed",        # one specific word missing, the question's other terms all there
+    "negation_asked",          # the question has a negation at all
+    "superlative_asked",       # the question has a superlative or comparative word
+    "bigram_share",            # share of the question's word pairs found together in the window
+    "best_lexical",            # share of the question's terms in the best sentence
 )
 
 
@@ -211,6 +220,22 @@ def features(question: str, evidence: Sequence[Evidence], passages: Sequence[Pas
         "margin": best.score - evidence[1].score if len(evidence) > 1 else 0.0,
         "n_terms": float(len(q_terms)),
     }
+    other_names = [n for n in names(" " + window) if n.lower() not in question.lower()]
+    specific = len(rare) + len(numbers) + len(missing_names)
+    present = (len(q_terms) - len(m_win)) / len(q_terms) if q_terms else 0.0
+    q_content = [t for t in q_tokens if t not in STOPWORDS or t in OPPOSITES]
+    pairs = list(zip(q_content, q_content[1:], strict=False))
+    w_list = tokens(window)
+    w_pairs = set(zip(w_list, w_list[1:], strict=False))
+    f.update({
+        "name_swapped": float(bool(missing_names) and bool(other_names)),
+        "one_word_changed": float(len(m_win) == 1 and specific >= 1 and present >= 0.75),
+        "negation_asked": float(bool(negation)),
+        "superlative_asked": float(any(t in OPPOSITES or _SUPERLATIVE.fullmatch(t)
+                                       for t in q_tokens)),
+        "bigram_share": sum(pair in w_pairs for pair in pairs) / len(pairs) if pairs else 0.0,
+        "best_lexical": best.lexical,
+    })
     findings = Findings(negation if negation_added else "", flipped, tuple(numbers),
                         tuple(missing_names), tuple(rare))
     return f, findings

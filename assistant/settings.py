@@ -27,21 +27,27 @@ def _per_backend(name: str) -> dict:
 # The premise check's weights on the raw features of assistant/premise.py, fitted by
 # bench/calibrate_premise.py on SQuAD 2.0's public dev file (docs/premise-checks.md).
 PREMISE_WEIGHTS = {
-    "bias": 1.3954,
-    "negation_added": 3.4575,
-    "polarity_flipped": 1.9264,
-    "numbers_missing": 1.9975,
-    "names_missing": 0.5978,
-    "rare_missing": -0.1173,
-    "polarity_missing": 0.4935,
-    "max_idf_missing": 0.1269,
-    "miss_share_window": -0.0441,
-    "miss_share_passage": -0.1904,
-    "answer_type_missing": 0.4128,
-    "gate_score": 0.1769,
-    "best_dense": -3.2511,
-    "margin": 0.6238,
-    "n_terms": -0.0452,
+    "bias": 2.0439,
+    "negation_added": 1.9067,
+    "polarity_flipped": 2.0054,
+    "numbers_missing": 2.0637,
+    "names_missing": 0.144,
+    "rare_missing": -0.106,
+    "polarity_missing": 0.5825,
+    "max_idf_missing": 0.0897,
+    "miss_share_window": -0.1783,
+    "miss_share_passage": -0.1559,
+    "answer_type_missing": 0.4002,
+    "gate_score": 0.4004,
+    "best_dense": -3.4961,
+    "margin": 0.735,
+    "n_terms": -0.0767,
+    "name_swapped": 0.6141,
+    "one_word_changed": 0.2411,
+    "negation_asked": 1.6951,
+    "superlative_asked": -0.0359,
+    "bigram_share": 0.4115,
+    "best_lexical": -0.9404,
 }
 
 
@@ -110,7 +116,7 @@ class Settings(BaseSettings):
         "it asks (an opposite word, an added \"not\", a missing name or number) gets a "
         "`partial` answer instead of the nearby sentence as if it answered it.")
     premise_threshold: float = Field(
-        1.0233, description="Premise check: above this score the answer is `partial` "
+        1.1977, description="Premise check: above this score the answer is `partial` "
         "(calibrated with bench/calibrate_premise.py).")
     premise_weights: dict[str, float] = Field(
         default_factory=lambda: dict(PREMISE_WEIGHTS), description="Premise check: the "
