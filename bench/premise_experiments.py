@@ -16,7 +16,11 @@ premise features from the best sentence, its neighbours and its passage:
   sentence (not counting the question's own words);
 - polarity: negation, comparison and quantifier words of the question absent from the
   window, or their opposite present ("least" vs "most");
-- the gate's own scores.
+- the gate's own scores;
+- with --lm, a reading by the embedded SmolLM2-135M (llama.cpp): per question token,
+  log p(token | evidence, question so far) and its PMI with the evidence (the same
+  minus log p(token | question so far)), aggregated over the question's content words
+  (`lm_features`); readings are cached per question id (--lm-cache).
 
 For each feature (and a logistic regression over them, numpy only, plus a hand-set
 rule), on a random half of the articles (calibration), the threshold is the loosest
@@ -25,12 +29,14 @@ passed and premise check passed); the share of impossible questions that end
 declined or flagged is reported for calibration and held-out halves, and over
 --splits random splits. Prints one JSON object.
 
-    .venv/bin/python bench/premise_experiments.py [--max-questions 0] [--keep 0.92]
+    .venv/bin/python bench/premise_experiments.py [--max-questions 0] [--keep 0.92] \
+        [--lm [--lm-variants window,passage] [--lm-threads 1]]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -206,7 +212,216 @@ def question_features(assistant, question: str, k: int) -> tuple[dict, dict]:
     }
     info["missing_window"] = sorted(m_win, key=lambda t: -weights[t])
     info["answer_type"] = kind
+    w_start = len(sents[j - 1].text) + 1 if j else 0
+    info["lm_contexts"] = lm_contexts(window, w_start, passage.text, best.sentence.start,
+                                      best.sentence.text)
     return f, info
+
+
+# -- language-model reading features (--lm) --------------------------------------------------
+# SmolLM2-135M-Instruct (the embedded GGUF) run by llama.cpp reads each question twice: after
+# the evidence ("Text: ...\nQuestion:") and after a neutral prefix ("Question:"). Per token
+# of the question, PMI = log p(token | evidence, question so far) - log p(token | question so
+# far): a word the evidence explains gains probability; an altered word ("least" where the
+# text says "most", "Ireland" where it says "England") should gain little or lose some.
+LM_CTX = 1024  # llama.cpp context (tokens): the longest prompt is ~450 tokens
+LM_MARGINAL = "Question:"
+LM_VARIANTS = {  # name: (prompt before the question, context, its maximum characters)
+    "window": ("Text: {context}\nQuestion:", "window", 600),
+    "passage": ("Text: {context}\nQuestion:", "passage", 1600),
+}
+LM_READ_VERSION = 2  # bump when what `Reader.read` stores changes
+LM_LOW_PMI = 0.0  # a content word the evidence leaves (at best) no more likely counts as low
+
+
+def clip(text: str, start: int, end: int, limit: int) -> str:
+    """At most `limit` characters of `text` around `text[start:end]`, cut at spaces."""
+    if len(text) <= limit:
+        return text
+    if end - start >= limit:
+        return text[start:start + limit].rsplit(" ", 1)[0]
+    left = max(0, start - (limit - (end - start)) // 2)
+    right = min(len(text), left + limit)
+    left = max(0, right - limit)
+    out = text[left:right]
+    if left:
+        out = out.split(" ", 1)[-1]
+    if right < len(text):
+        out = out.rsplit(" ", 1)[0]
+    return out
+
+
+def lm_contexts(window: str, w_start: int, passage: str, p_start: int, sentence: str) -> dict:
+    """The evidence each LM variant reads, clipped around the best sentence."""
+    texts = {"window": (window, w_start), "passage": (passage, p_start)}
+    out = {}
+    for name, (_prompt, kind, limit) in LM_VARIANTS.items():
+        text, start = texts[kind]
+        out[name] = clip(text, start, start + len(sentence), limit)
+    return out
+
+
+class Reader:
+    """Per-token log-probabilities of a question with and without evidence, cached by key.
+
+    The cache (JSON) holds, per key, the question's token pieces, their log-probabilities
+    after the neutral prefix and after each variant's prompt, the milliseconds each read
+    took, and a signature of the prompts so a changed prompt is read again.
+    """
+
+    def __init__(self, cache: Path, threads: int = 2):
+        self.cache_path = cache
+        self.cache = json.loads(cache.read_text()) if cache.exists() else {}
+        self.threads = threads
+        self._llm = None
+        self.new = 0
+
+    @property
+    def llm(self):
+        if self._llm is None:
+            from llama_cpp import Llama
+
+            from assistant.embedded import gguf_path
+
+            self._llm = Llama(model_path=str(gguf_path()), n_ctx=LM_CTX, logits_all=True,
+                              n_threads=self.threads, n_threads_batch=self.threads,
+                              verbose=False)
+        return self._llm
+
+    def _tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode(), add_bos=False, special=False)
+
+    def log_softmax(self, prefix: str, question: list[int]) -> np.ndarray:
+        """log p(v | prefix, the question's tokens before i) for each question position i
+        and each vocabulary token v: an (n, vocabulary) array."""
+        pre = self._tokenize(prefix)
+        seq = pre + question
+        self.llm.reset()
+        self.llm.eval(seq)
+        logits = np.asarray(self.llm.scores[len(pre) - 1:len(seq) - 1], dtype=np.float64)
+        top = logits.max(1)
+        return logits - (top + np.log(np.exp(logits - top[:, None]).sum(1)))[:, None]
+
+    def read(self, key: str, question: str, contexts: dict[str, str]) -> dict:
+        """The cached reading of a question; what is missing (or read with another prompt
+        or question text) is computed now.
+
+        Per variant: the log-probability of each question token after the evidence, and
+        `<variant>_top`: per position, the token the evidence made likeliest, its
+        log-probability with and without the evidence, and the rank of the actual token.
+        """
+        entry = self.cache.get(key)
+        marginal = None
+        if not entry or entry["question"] != question or entry["marginal_prompt"] != LM_MARGINAL:
+            q = self._tokenize(" " + question.strip())
+            t0 = time.perf_counter()
+            marginal = self.log_softmax(LM_MARGINAL, q)
+            entry = {"question": question, "marginal_prompt": LM_MARGINAL, "tokens": q,
+                     "marginal": _picked(marginal, q), "sig": {}, "ms": {},
+                     "pieces": [self.llm.detokenize([t]).decode("utf-8", "replace")
+                                for t in q]}
+            entry["ms"]["marginal"] = round(1000 * (time.perf_counter() - t0), 1)
+        q = entry["tokens"]
+        for name, context in contexts.items():
+            prompt = LM_VARIANTS[name][0].format(context=context)
+            sig = hashlib.sha1(f"{LM_READ_VERSION}\n{prompt}".encode()).hexdigest()
+            if entry["sig"].get(name) == sig:
+                continue
+            t0 = time.perf_counter()
+            cond = self.log_softmax(prompt, q)
+            entry["ms"][name] = round(1000 * (time.perf_counter() - t0), 1)
+            if marginal is None:
+                marginal = self.log_softmax(LM_MARGINAL, q)
+            entry[name] = _picked(cond, q)
+            rows = np.arange(len(q))
+            top = cond.argmax(1)
+            rank = (cond > cond[rows, q][:, None]).sum(1)
+            entry[f"{name}_top"] = [[int(t), round(float(cond[i, t]), 4),
+                                     round(float(marginal[i, t]), 4), int(rank[i])]
+                                    for i, t in enumerate(top)]
+            entry["sig"][name] = sig
+            self.new += 1
+            if self.new % 100 == 0:
+                self.save()
+        self.cache[key] = entry
+        return entry
+
+    def save(self) -> None:
+        self.cache_path.write_text(json.dumps(self.cache))
+
+
+def _picked(log_probs: np.ndarray, question: list[int]) -> list[float]:
+    """The log-probability of each actual question token."""
+    return [round(float(v), 4) for v in log_probs[np.arange(len(question)), question]]
+
+
+def lm_words(pieces: list[str]) -> list[tuple[str, list[int]]]:
+    """Group token pieces into words: a piece starting with a space, or switching between
+    letters/digits and punctuation, starts a new word; (word, piece indices)."""
+    words: list[tuple[str, list[int]]] = []
+    last_alnum = None
+    for i, p in enumerate(pieces):
+        alnum = any(c.isalnum() for c in p)
+        if words and not p.startswith(" ") and alnum == last_alnum:
+            words[-1] = (words[-1][0] + p, words[-1][1] + [i])
+        else:
+            words.append((p, [i]))
+        last_alnum = alnum
+    return [(w.strip(), idx) for w, idx in words]
+
+
+def lm_content(word: str) -> bool:
+    """A word the premise rests on: not a stopword / wh-word, unless it is a negation or a
+    comparison/quantifier word (the words impossible questions most often change)."""
+    from corpus.text import STOPWORDS
+
+    toks = tokens(word)
+    return any(t in NEGATION or t in OPPOSITES or t not in STOPWORDS for t in toks)
+
+
+def lm_features(entry: dict, variants: tuple[str, ...]) -> dict:
+    """Reading features of one question per variant (higher = more likely impossible).
+
+    Word features run over the question's content words (`lm_content`), a word's value
+    being the sum over its token pieces; token features run over every question token.
+    """
+    pieces = entry["pieces"]
+    marg = np.array(entry["marginal"])
+    words = [(w, idx) for w, idx in lm_words(pieces) if lm_content(w)] or lm_words(pieces)
+    content = [i for _w, idx in words for i in idx]
+    f = {}
+    for name in variants:
+        cond = np.array(entry[name])
+        pmi = cond - marg
+        top = np.array(entry[f"{name}_top"])  # (token, its log p, ... without evidence, rank)
+        gap = top[:, 1] - cond  # how much likelier the evidence made another token
+        w_pmi = np.array([pmi[idx].sum() for _w, idx in words])
+        w_cond = np.array([cond[idx].sum() for _w, idx in words])
+        worst = int(np.argmin(w_cond))
+        f.update({
+            f"lm_{name}_pmi_min_low": -float(w_pmi.min()),
+            f"lm_{name}_pmi_mean_low": -float(w_pmi.mean()),
+            f"lm_{name}_n_low_pmi": float(np.sum(w_pmi < LM_LOW_PMI)),
+            f"lm_{name}_cond_min_low": -float(w_cond.min()),
+            f"lm_{name}_pmi_at_worst_low": -float(w_pmi[worst]),
+            f"lm_{name}_pmi_total_low": -float(pmi.sum()),
+            f"lm_{name}_cond_mean_low": -float(cond.mean()),
+            f"lm_{name}_rank_max": float(np.log1p(top[:, 3]).max()),
+            f"lm_{name}_gap_max": float(gap.max()),
+            f"lm_{name}_gap_max_content": float(gap[content].max()),
+        })
+    return f
+
+
+def lm_cost(entries: list[dict], variants: tuple[str, ...]) -> dict:
+    """Median milliseconds per question: each read, and the neutral read plus one variant."""
+    out = {}
+    for part in ["marginal", *variants]:
+        out[part] = _r(np.median([e["ms"][part] for e in entries]))
+    for name in variants:
+        out[f"marginal+{name}"] = _r(np.median([e["ms"]["marginal"] + e["ms"][name]
+                                               for e in entries]))
+    return out
 
 
 # -- evaluation ------------------------------------------------------------------------------
@@ -281,18 +496,26 @@ COMBINED = ("miss_share_window", "max_idf_missing_window", "rarest_term_missing_
             "margin_low", "n_terms")
 
 
-def evaluate_split(x, cols, passed, answerable, articles, cal_titles, keep) -> dict:
-    """Per feature, the hand rule and the logistic regression: calibrate, then held out."""
+# the reading features the `logistic_lm` model adds (the best four by AUC after the gate)
+LM_COMBINED = ("lm_window_pmi_min_low", "lm_window_cond_min_low", "lm_window_pmi_at_worst_low",
+               "lm_window_gap_max_content")
+
+
+def evaluate_split(x, cols, passed, answerable, articles, cal_titles, keep,
+                   models: dict[str, tuple[str, ...]]) -> dict:
+    """Per feature, the hand rule and each logistic regression: calibrate, then held out."""
     cal = np.isin(articles, list(cal_titles))
     hold = ~cal
     out = {}
     scores = {c: x[:, i] for i, c in enumerate(cols)}
     scores["rule"] = rule_score(x, cols, RULE)
-    idx = [cols.index(c) for c in COMBINED]
-    # the model learns on questions that pass the gate (the only ones it would see)
+    # the models learn on questions that pass the gate (the only ones they would see)
     train = cal & passed
-    model = fit_logistic(x[train][:, idx], (~answerable[train]).astype(float))
-    scores["logistic"] = logistic_score(model, x[:, idx])
+    fitted = {}
+    for name, feats in models.items():
+        idx = [cols.index(c) for c in feats]
+        fitted[name] = fit_logistic(x[train][:, idx], (~answerable[train]).astype(float))
+        scores[name] = logistic_score(fitted[name], x[:, idx])
     for name, s in scores.items():
         t = pick_threshold(s[cal], passed[cal], answerable[cal], keep)
         gated = cal & passed
@@ -300,7 +523,7 @@ def evaluate_split(x, cols, passed, answerable, articles, cal_titles, keep) -> d
                      "auc_after_gate_cal": round(auc(s[gated], ~answerable[gated]), 3),
                      "calibration": outcome(s[cal], passed[cal], answerable[cal], t),
                      "held_out": outcome(s[hold], passed[hold], answerable[hold], t)}
-    out["_logistic_model"] = model
+    out["_models"] = fitted
     return out
 
 
@@ -308,27 +531,15 @@ def _r(v) -> float:
     return round(float(v), 4)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--squad", default=str(SQUAD))
-    ap.add_argument("--max-questions", type=int, default=1600,
-                    help="sample this many questions (0: all; ~0.4 s each on 2 busy cores)")
-    ap.add_argument("--keep", type=float, default=0.92,
-                    help="share of answerable questions that must stay answered")
-    ap.add_argument("--splits", type=int, default=20, help="random article splits to average")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--examples", type=int, default=8)
-    args = ap.parse_args()
-
+def collect(args) -> dict:
+    """Index the SQuAD paragraphs, compute every question's features (and the seed
+    questions'), as the pipeline would see them; the gate decides what counts as passed."""
     from assistant import Settings
     from assistant.eval_run import eval_documents, fresh_assistant
     from assistant.evaluation import load_eval
     from assistant.pipeline import DOCUMENT_LEVEL
     from index import index_documents
 
-    raw = json.loads(Path(args.squad).read_text(encoding="utf-8"))
-    plausible = {qa["id"]: [a["text"] for a in qa.get("plausible_answers", [])]
-                 for art in raw["data"] for p in art["paragraphs"] for qa in p["qas"]}
     data = load_eval(args.squad)
     rng = random.Random(args.seed)
     questions = list(data.questions)
@@ -365,6 +576,98 @@ def main() -> int:
         seed_rows = [question_features(b, s["question"], settings.k) for s in seed]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    return {"data": data, "rows": rows, "infos": infos, "questions": keep_q, "seed": seed,
+            "seed_rows": seed_rows, "seconds": {"index": round(t_index),
+                                                "features": round(t_features)}}
+
+
+def add_lm(reader: Reader, variants: tuple[str, ...], keys: list[str], texts: list[str],
+           rows: list[dict], infos: list[dict]) -> list[dict]:
+    """Add the reading features to the rows of questions the gate passes (zeros for the
+    others: declined already, never scored); the readings used, for their cost."""
+    entries = []
+    for i, (key, text, f, info) in enumerate(zip(keys, texts, rows, infos, strict=True), 1):
+        if not (f and info["gate_passed"]):
+            f.update(dict.fromkeys(lm_feature_names(variants), 0.0) if f else {})
+            continue
+        entry = reader.read(key, text, {n: info["lm_contexts"][n] for n in variants})
+        f.update(lm_features(entry, variants))
+        pmi = np.array(entry[variants[0]]) - np.array(entry["marginal"])
+        info["lm_low_words"] = sorted(
+            ((w, round(float(pmi[idx].sum()), 2)) for w, idx in lm_words(entry["pieces"])
+             if lm_content(w)), key=lambda wp: wp[1])[:3]
+        entries.append(entry)
+        if i % 200 == 0:
+            print(f"  read {i}/{len(rows)}", file=sys.stderr, flush=True)
+    reader.save()
+    return entries
+
+
+def lm_feature_names(variants: tuple[str, ...]) -> tuple[str, ...]:
+    """The names `lm_features` gives for these variants."""
+    fake = {"pieces": [" a"], "marginal": [0.0]}
+    for n in variants:
+        fake.update({n: [0.0], f"{n}_top": [[0, 0.0, 0.0, 0]]})
+    return tuple(lm_features(fake, variants))
+
+
+def model_report(model, feats: tuple[str, ...]) -> dict:
+    """A fitted logistic regression's standardized weights, bias and scaling."""
+    mu, sd, w, b0 = model
+    return {"features": list(feats),
+            "standardized_weights": {c: round(float(v), 3)
+                                     for c, v in zip(feats, w, strict=True)},
+            "bias": round(float(b0), 3), "mean": [round(float(v), 4) for v in mu],
+            "sd": [round(float(v), 4) for v in sd]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--squad", default=str(SQUAD))
+    ap.add_argument("--max-questions", type=int, default=1600,
+                    help="sample this many questions (0: all; ~0.4 s each on 2 busy cores)")
+    ap.add_argument("--keep", type=float, default=0.92,
+                    help="share of answerable questions that must stay answered")
+    ap.add_argument("--splits", type=int, default=20, help="random article splits to average")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--examples", type=int, default=8)
+    ap.add_argument("--lm", action="store_true",
+                    help="add the language-model reading features (SmolLM2 via llama.cpp)")
+    ap.add_argument("--lm-cache", default="/tmp/premise_lm_cache.json",
+                    help="per-question readings, reused across runs")
+    ap.add_argument("--lm-variants", default="window",
+                    help=f"comma-separated evidence variants to read: {', '.join(LM_VARIANTS)}")
+    ap.add_argument("--lm-threads", type=int, default=2,
+                    help="llama.cpp threads (1 when another job keeps a core busy: two "
+                         "threads then wait on each other, 20-50x slower)")
+    args = ap.parse_args()
+
+    raw = json.loads(Path(args.squad).read_text(encoding="utf-8"))
+    plausible = {qa["id"]: [a["text"] for a in qa.get("plausible_answers", [])]
+                 for art in raw["data"] for p in art["paragraphs"] for qa in p["qas"]}
+    got = collect(args)
+    data, rows, infos, keep_q = got["data"], got["rows"], got["infos"], got["questions"]
+    seed, seed_rows = got["seed"], got["seed_rows"]
+    models = {"logistic": COMBINED}
+    lm_report = {}
+    if args.lm:
+        variants = tuple(args.lm_variants.split(","))
+        reader = Reader(Path(args.lm_cache), threads=args.lm_threads)
+        t0 = time.perf_counter()
+        entries = add_lm(reader, variants, [q.id for q in keep_q],
+                         [q.question for q in keep_q], rows, infos)
+        add_lm(reader, variants, [f"seed:{s['id']}" for s in seed],
+               [s["question"] for s in seed], [f for f, _ in seed_rows],
+               [i for _, i in seed_rows])
+        got["seconds"]["lm"] = round(time.perf_counter() - t0)
+        lm_report = {"questions_read": len(entries), "read_now": reader.new,
+                     "threads": args.lm_threads,
+                     "median_ms_per_question": lm_cost(entries, variants),
+                     "prompts": {n: LM_VARIANTS[n][0] for n in variants},
+                     "marginal_prompt": LM_MARGINAL,
+                     "context_chars": {n: LM_VARIANTS[n][2] for n in variants}}
+        models.update({"logistic_lm": COMBINED + LM_COMBINED, "lm_only": LM_COMBINED})
+    shown = "logistic_lm" if args.lm else "logistic"
 
     cols = list(rows[0])
     x = np.array([[r[c] for c in cols] for r in rows])
@@ -385,14 +688,16 @@ def main() -> int:
     titles = sorted(data.articles)
     split_rng = random.Random(args.seed)
     main_titles = split_rng.sample(titles, len(titles) // 2)
-    main = evaluate_split(x, cols, passed, answerable, articles, main_titles, args.keep)
-    model = main.pop("_logistic_model")
+    main = evaluate_split(x, cols, passed, answerable, articles, main_titles, args.keep,
+                          models)
+    fitted = main.pop("_models")
 
     repeated: dict[str, dict[str, list[float]]] = {}
     for _ in range(args.splits):
         cal_titles = split_rng.sample(titles, len(titles) // 2)
-        res = evaluate_split(x, cols, passed, answerable, articles, cal_titles, args.keep)
-        res.pop("_logistic_model")
+        res = evaluate_split(x, cols, passed, answerable, articles, cal_titles, args.keep,
+                             models)
+        res.pop("_models")
         for name, r in res.items():
             d = repeated.setdefault(name, {"answered": [], "caught": []})
             d["answered"].append(r["held_out"]["answerable_answered"])
@@ -403,20 +708,22 @@ def main() -> int:
                           "held_out_impossible_caught_min": _r(np.min(d["caught"]))}
                    for name, d in repeated.items()}
 
-    idx = [cols.index(c) for c in COMBINED]
-    mu, sd, w, b0 = model
-    coef = {c: round(float(v), 3) for c, v in zip(COMBINED, w, strict=True)}
-    lg = logistic_score(model, x[:, idx])
-    t_lg = main["logistic"]["threshold"]
+    feats = models[shown]
+    idx = [cols.index(c) for c in feats]
+    lg = logistic_score(fitted[shown], x[:, idx])
+    t_lg = main[shown]["threshold"]
     hold = ~np.isin(articles, main_titles)
 
     def example(i: int) -> dict:
-        return {"question": keep_q[i].question, "article": keep_q[i].article,
-                "best_sentence": infos[i]["best"][:300], "missing": infos[i]["missing_window"],
-                "answer_type": infos[i]["answer_type"],
-                "fired": [c for c in COMBINED if x[i, cols.index(c)] > 0
-                          and not c.endswith("_low") and c != "n_terms"],
-                "score": round(float(lg[i]), 2), "decoy_quoted": decoy(i, "quoted")}
+        ex = {"question": keep_q[i].question, "article": keep_q[i].article,
+              "best_sentence": infos[i]["best"][:300], "missing": infos[i]["missing_window"],
+              "answer_type": infos[i]["answer_type"],
+              "fired": [c for c in COMBINED if x[i, cols.index(c)] > 0
+                        and not c.endswith("_low") and c != "n_terms"],
+              "score": round(float(lg[i]), 2), "decoy_quoted": decoy(i, "quoted")}
+        if args.lm:
+            ex["lm_low_pmi_words"] = infos[i].get("lm_low_words", [])
+        return ex
 
     ex_rng = random.Random(args.seed + 1)
     caught = [i for i in np.flatnonzero(hold & imp & passed) if lg[i] > t_lg]
@@ -428,28 +735,27 @@ def main() -> int:
     for s, (f, info) in zip(seed, seed_rows, strict=True):
         if not f:
             continue
-        sc = float(logistic_score(model, np.array([[f[c] for c in COMBINED]]))[0])
+        sc = {name: float(logistic_score(fitted[name], np.array([[f.get(c, 0.0)
+                                                                 for c in models[name]]]))[0])
+              for name in models}
         rs = float(sum(wt * f[c] for c, wt in RULE.items()))
+        flags = {f"{name}_flag": sc[name] > main[name]["threshold"] for name in models}
         seed_flags.append({"id": s["id"], "answerable": s["answerable"],
-                           "gate_passed": bool(info["gate_passed"]),
-                           "logistic_flag": sc > t_lg,
+                           "gate_passed": bool(info["gate_passed"]), **flags,
                            "rule_flag": rs > main["rule"]["threshold"],
-                           "score": round(sc, 2)})
+                           "score": round(sc[shown], 2)})
 
-    print(json.dumps({
+    report = {
         "questions": {"total": len(keep_q), "answerable": int(answerable.sum()),
                       "impossible": int(imp.sum()), "sampled": bool(args.max_questions)},
-        "seconds": {"index": round(t_index), "features": round(t_features)},
+        "seconds": got["seconds"],
         "keep_answerable": args.keep, "today": today,
         "split": {"calibration_articles": sorted(main_titles),
                   "held_out_articles": sorted(set(titles) - set(main_titles))},
         "per_feature": main, "over_splits": over_splits,
-        "logistic": {"features": list(COMBINED), "standardized_weights": coef,
-                     "bias": round(float(b0), 3),
-                     "mean": [round(float(v), 4) for v in mu],
-                     "sd": [round(float(v), 4) for v in sd]},
+        **{name: model_report(fitted[name], models[name]) for name in models},
         "rule": RULE,
-        "held_out_logistic": {
+        f"held_out_{shown}": {
             "caught_with_decoy_quoted": round(float(np.mean([decoy(i, "quoted")
                                                              for i in caught] or [0])), 3),
             "missed_with_decoy_quoted": round(float(np.mean([decoy(i, "quoted")
@@ -457,7 +763,10 @@ def main() -> int:
         "examples": {"caught": pick(caught), "missed": pick(missed),
                      "false_alarms": pick(false_alarm)},
         "seed": seed_flags,
-    }, indent=1))
+    }
+    if args.lm:
+        report["lm"] = lm_report
+    print(json.dumps(report, indent=1))
     return 0
 
 
