@@ -120,8 +120,9 @@ class Settings(BaseSettings):
         "(calibrated with bench/calibrate_premise.py).")
     premise_weights: dict[str, float] = Field(
         default_factory=lambda: dict(PREMISE_WEIGHTS), description="Premise check: the "
-        "weight of each feature of assistant/premise.py (and `bias`); calibrated with "
-        "bench/calibrate_premise.py.")
+        "weight of each feature of assistant/premise.py (and `bias`), as JSON; calibrated "
+        "with bench/calibrate_premise.py.",
+        json_schema_extra={"shown_default": "`PREMISE_WEIGHTS` in assistant/settings.py"})
     max_new_tokens: int | None = Field(
         None, ge=8, le=8192, description="LLM answer length cap in tokens.",
         json_schema_extra=_per_backend("max_new_tokens"))
