@@ -39,26 +39,33 @@ YUAN = (
 
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory):
-    """An assistant (extractive) over the two documents above."""
+    """An assistant (extractive) over the two documents above. Its Chroma server (server
+    mode) is restarted for each test that needs it: each test's teardown stops the
+    servers the test session does not keep."""
     root = tmp_path_factory.mktemp("premise")
     docs = root / "docs"
     docs.mkdir()
     (docs / "complexity.txt").write_text(COMPLEXITY)
     (docs / "yuan.txt").write_text(YUAN)
-    a = build_assistant(_session_settings(root / "data", llm="extractive"))
-    a.ingest([str(docs)], progress=False)
-    return a
+    build_assistant(_session_settings(root / "data", llm="extractive")).ingest(
+        [str(docs)], progress=False)
+    return root / "data"
 
 
-def test_a_question_the_documents_answer_is_answered(handmade):
-    answer = handmade.ask("What is one of the most important open questions in "
+@pytest.fixture()
+def hm(handmade):
+    return build_assistant(_session_settings(handmade, llm="extractive"))
+
+
+def test_a_question_the_documents_answer_is_answered(hm):
+    answer = hm.ask("What is one of the most important open questions in "
                           "theoretical computer science?")
     assert answer.status == ANSWERED and answer.found
     assert "P equals NP" in answer.text and answer.citations
 
 
-def test_an_opposite_premise_is_a_partial_answer_that_says_so(handmade):
-    answer = handmade.ask("What is one of the least important open questions in "
+def test_an_opposite_premise_is_a_partial_answer_that_says_so(hm):
+    answer = hm.ask("What is one of the least important open questions in "
                           "theoretical computer science?")
     assert answer.status == PARTIAL and not answer.found
     assert answer.text.startswith("The documents do not say exactly what the question asks")
@@ -69,15 +76,15 @@ def test_an_opposite_premise_is_a_partial_answer_that_says_so(handmade):
     assert answer.to_dict()["status"] == PARTIAL and answer.to_dict()["found"] is False
 
 
-def test_an_added_negation_is_a_partial_answer(handmade):
-    answer = handmade.ask("Which fields of study were not advanced during the Yuan period?")
+def test_an_added_negation_is_a_partial_answer(hm):
+    answer = hm.ask("Which fields of study were not advanced during the Yuan period?")
     assert answer.status == PARTIAL
     assert "“not”" in answer.text
     assert any("Yuan" in c.passage.text for c in answer.citations)
 
 
-def test_a_question_about_another_subject_is_declined(handmade):
-    answer = handmade.ask("What is the population of Tokyo?")
+def test_a_question_about_another_subject_is_declined(hm):
+    answer = hm.ask("What is the population of Tokyo?")
     assert answer.status == DECLINED and not answer.found and not answer.citations
 
 
@@ -93,13 +100,13 @@ def test_the_check_can_be_turned_off(tmp_path):
     assert answer.status == ANSWERED  # as before the check existed: the nearby sentence
 
 
-def test_a_capable_models_confident_answer_to_a_false_premise_is_partial(handmade):
+def test_a_capable_models_confident_answer_to_a_false_premise_is_partial(hm):
     """The model would answer ("P versus NP is the least important ..."); the check runs
     on the evidence before it is asked, so its answer never reaches the user."""
     confident = "The least important open question is whether P equals NP [1]."
     with standin_server("scripted", confident) as server:
         a = build_assistant(_session_settings(
-            handmade.settings.data_dir, llm="openai:standin", llm_base_url=server.base_url))
+            hm.settings.data_dir, llm="openai:standin", llm_base_url=server.base_url))
         answer = a.ask("What is one of the least important open questions in theoretical "
                        "computer science?")
         partial_requests = len(server.requests)
@@ -110,12 +117,12 @@ def test_a_capable_models_confident_answer_to_a_false_premise_is_partial(handmad
     assert answered.status == ANSWERED and len(server.requests) == 1
 
 
-def test_a_capable_model_that_finds_no_answer_makes_it_partial(handmade):
+def test_a_capable_model_that_finds_no_answer_makes_it_partial(hm):
     """A capable model read the passages and says they do not answer: the user is told
     so, with what the passages do say, instead of a quote passed off as the answer."""
     with standin_server("scripted", "NOT FOUND") as server:
         a = build_assistant(_session_settings(
-            handmade.settings.data_dir, llm="openai:standin", llm_base_url=server.base_url))
+            hm.settings.data_dir, llm="openai:standin", llm_base_url=server.base_url))
         answer = a.ask("Who stated the problem of whether P equals NP precisely?")
     assert answer.status == PARTIAL and answer.citations
     assert "found no answer" in answer.text
@@ -137,12 +144,12 @@ def test_feature_helpers_read_raw_words():
     assert names("In what year was Huguon built?") == ["Huguon"]
 
 
-def test_features_name_what_the_window_lacks(handmade):
+def test_features_name_what_the_window_lacks(hm):
     q = "In which year did Stephen Cook state the problem in Ireland?"
-    passages = handmade.retrieve(q)
-    evidence = handmade.scorer.evidence(q, passages)
-    rel = handmade.scorer.relevance(q, passages, evidence)
-    f, findings = features(q, evidence, passages, rel, handmade.scorer.idf)
+    passages = hm.retrieve(q)
+    evidence = hm.scorer.evidence(q, passages)
+    rel = hm.scorer.relevance(q, passages, evidence)
+    f, findings = features(q, evidence, passages, rel, hm.scorer.idf)
     assert set(f) == set(FEATURES)
     assert findings.names == ("Ireland",) and f["names_missing"] == 1.0
     assert f["answer_type_missing"] == 0.0  # "1971" is a year
@@ -163,10 +170,10 @@ def test_unknown_features_are_refused_in_one_line():
         Settings.load(premise_weights={"colour": 1.0})
 
 
-def test_json_output_carries_the_status(handmade, capsys, monkeypatch):
+def test_json_output_carries_the_status(hm, capsys, monkeypatch):
     from ui import cli
 
-    for var, value in stores.env_for(handmade.settings.data_dir).items():
+    for var, value in stores.env_for(hm.settings.data_dir).items():
         monkeypatch.setenv(var, value)
     code = cli.main(["ask", "--llm", "extractive", "--json",
                      "What is one of the least important open questions in theoretical "
@@ -176,11 +183,11 @@ def test_json_output_carries_the_status(handmade, capsys, monkeypatch):
     assert out["citations"]
 
 
-def test_the_web_chat_marks_a_partial_answer_and_its_sources(handmade):
+def test_the_web_chat_marks_a_partial_answer_and_its_sources(hm):
     from ui.app import Handlers
     from ui.render import PARTIAL_BADGE
 
-    h = Handlers(handmade, max_upload_mb=1)
+    h = Handlers(hm, max_upload_mb=1)
     question = ("What is one of the least important open questions in theoretical computer "
                 "science?")
     *_, (messages, panel, _) = h.respond(question, [], 5, "extractive")
