@@ -52,51 +52,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SQUAD = ROOT / "tests" / "data" / "squad-dev-public.json"
 SEED = ROOT / "tests" / "data" / "seed-questions.jsonl"
 
-RARE_IDF = 3.0  # a term this rare (IDF over the chunks) is "specific"
-
-_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty "
-                 "thirty forty fifty hundred hundreds thousand thousands million millions "
-                 "billion billions dozen dozens several half quarter percent").split()
-_MONTHS = ("january february march april may june july august september october november "
-           "december").split()
-_NUMBER = re.compile(r"\b\d[\d,.]*\b|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
-_DATE = re.compile(r"\b(?:1\d{3}|20\d{2}|\d{1,4}s|\d{1,2}(?:st|nd|rd|th))\b|\bcentur(?:y|ies)\b"
-                   r"|\b(?:" + "|".join(_MONTHS) + r")\b|\b(?:BC|AD|BCE|CE)\b", re.I)
-_WH = (  # (pattern on the question, expected answer type), first match wins
-    (re.compile(r"\bhow (?:many|much|long|old|far|large|big|high|often)\b|\bwhat (?:percent"
-                r"(?:age)?|number|amount|proportion|fraction)\b", re.I), "number"),
-    (re.compile(r"\bwhen\b|\b(?:what|which|in what|in which) (?:year|century|decade|date"
-                r"|month|day|period|era)\b", re.I), "date"),
-    (re.compile(r"\bwho(?:m|se)?\b|\bwhere\b", re.I), "name"),
+# the product's definitions (assistant/premise.py), so the bench measures what ships
+from assistant.premise import (  # noqa: E402
+    _DATE,
+    _NUMBER,
+    NEGATION,
+    OPPOSITES,
+    RARE_IDF,
+    answer_type,
+    tokens,
 )
-NEGATION = frozenset("not n't never no none nobody nothing without neither nor cannot".split())
-# comparison / quantifier words, each with its opposites
-OPPOSITES = {
-    "least": "most", "most": "least fewest", "fewest": "most", "fewer": "more",
-    "less": "more", "more": "less fewer", "smallest": "largest biggest greatest",
-    "largest": "smallest", "biggest": "smallest", "greatest": "least smallest",
-    "lowest": "highest", "highest": "lowest", "first": "last", "last": "first",
-    "earliest": "latest last", "latest": "earliest first", "best": "worst",
-    "worst": "best", "longest": "shortest", "shortest": "longest", "oldest": "newest youngest",
-    "youngest": "oldest", "newest": "oldest", "only": "all some", "all": "only some",
-    "some": "all only", "every": "only some", "always": "never sometimes",
-    "before": "after", "after": "before", "minority": "majority", "majority": "minority",
-    "increase": "decrease", "decrease": "increase", "rise": "fall decline",
-    "major": "minor", "minor": "major", "lowered": "raised", "raised": "lowered",
-    "ancient": "modern", "modern": "ancient", "private": "public", "public": "private",
-    "win": "lose lost", "won": "lost", "lose": "win won", "lost": "won", "success": "failure",
-    "failure": "success", "easy": "hard difficult", "hard": "easy", "difficult": "easy",
-    "inside": "outside", "outside": "inside", "north": "south", "south": "north",
-    "east": "west", "west": "east", "northern": "southern", "southern": "northern",
-    "eastern": "western", "western": "eastern", "upper": "lower", "lower": "upper",
-}
-_TOKEN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|n't|\d[\d,.]*")
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased word tokens, with "n't" split off."""
-    text = text.replace("’", "'").replace("n't", " n't")
-    return [t.lower() for t in _TOKEN.findall(text)]
 
 
 def names(text: str, skip_first: bool = True) -> set[str]:
@@ -111,14 +76,6 @@ def names(text: str, skip_first: bool = True) -> set[str]:
         if w not in STOPWORDS and len(w) > 1:
             out.add(w)
     return out
-
-
-def answer_type(question: str) -> str | None:
-    """The type of answer a question's wh-word expects: number, date, name or None."""
-    for pattern, kind in _WH:
-        if pattern.search(question):
-            return kind
-    return None
 
 
 def type_present(kind: str | None, sentence: str, question: str) -> bool:
