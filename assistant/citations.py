@@ -31,10 +31,8 @@ class Citation:
 
     def to_dict(self) -> dict:
         """The `sourcechat ask --json` form."""
-        p = self.passage
-        return {"n": self.n, "source": p.source, "title": p.title, "page": p.page,
-                "start": p.start, "end": p.end, "text": p.text, "score": round(p.score, 4),
-                "id": p.id, "highlights": [list(s) for s in self.spans]}
+        return {"n": self.n, **_passage_dict(self.passage),
+                "highlights": [list(s) for s in self.spans]}
 
 
 @dataclass
@@ -54,6 +52,10 @@ class Answer:
     scope: tuple[str, ...] = ()   # the sources the question was limited to (() = all)
     dropped: int = 0              # model sentences removed as not supported by the sources
     status: str = ""              # ANSWERED / PARTIAL / DECLINED; "" -> from `found`
+    # a declined answer's explanation: the closest passages found (not an answer) and the
+    # question's words that no document contains
+    closest: tuple[Passage, ...] = ()
+    missing: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.status:
@@ -78,7 +80,14 @@ class Answer:
                 "answer": self.text, "status": self.status, "found": self.found,
                 "kind": self.kind,
                 "scope": list(self.scope), "dropped": self.dropped,
-                "citations": [c.to_dict() for c in self.citations]}
+                "citations": [c.to_dict() for c in self.citations],
+                "closest": [_passage_dict(p) for p in self.closest],
+                "missing_terms": list(self.missing)}
+
+
+def _passage_dict(p: Passage) -> dict:
+    return {"source": p.source, "title": p.title, "page": p.page, "start": p.start,
+            "end": p.end, "text": p.text, "score": round(p.score, 4), "id": p.id}
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ EXPLAIN_CLOSE = 0.85
 EXPLAIN_READ_ON = 2        # an explanation quotes this many sentences after its best one
 SHOW_CLOSE = 0.6           # a capable model reads passages scoring within this of the best
 MIN_WORDS = 6              # shorter lines (captions, bylines) are not gathered into lists
+DECLINE_CLOSEST = 3        # a declined answer shows this many closest passages (not an answer)
 DOCUMENT_LEVEL = (*WHOLE_DOCUMENT, COLLECTION, COMPARE)
 
 
@@ -238,7 +239,7 @@ class Assistant:
         evidence = self.scorer.evidence(query, passages[:k])
         relevance = self.scorer.relevance(query, passages[:k], evidence)
         if relevance.score < self.settings.min_relevance:
-            yield self._declined(question, query, intent.kind, sources)
+            yield self._declined(question, query, intent.kind, sources, passages[:k])
             return
         if self.premise is not None:  # the subject is covered: is what it asks stated?
             premise = self.premise.check(query, evidence, passages[:k], relevance)
@@ -262,7 +263,7 @@ class Assistant:
             if draft is None:  # _write() always ends with its Draft
                 raise RuntimeError("the writer ended without a draft")
             if draft.not_found and relevance.lexical < 0.5:
-                yield self._declined(question, query, intent.kind, sources)
+                yield self._declined(question, query, intent.kind, sources, passages[:k])
                 return
             if draft.not_found and limits.writes_summaries:  # a capable model read the
                 # passages and found no answer in them: say so, and what they do say
@@ -282,7 +283,7 @@ class Assistant:
         if not claims:
             claims = self._extractive_claims(evidence, passages, intent.kind, query)
         if not claims:
-            yield self._declined(question, query, intent.kind, sources)
+            yield self._declined(question, query, intent.kind, sources, passages[:k])
             return
         claims = attribute(claims, lambda text: best_passage(text, passages))
         text, citations = render(
@@ -434,9 +435,15 @@ class Assistant:
         return out
 
     def _declined(self, question: str, query: str, kind: str = LOOKUP,
-                  sources: Sequence[str] | None = None) -> Answer:
+                  sources: Sequence[str] | None = None,
+                  passages: Sequence[Passage] = ()) -> Answer:
+        """No answer, explained: the closest passages found (marked as not an answer) and
+        the question's words that no document contains."""
+        keyword = self.retriever.keyword
+        missing = tuple(keyword.unknown(query)) if keyword is not None else ()
         return Answer(prompt("declined"), False, [], question, query, kind,
-                      tuple(sources or ()))
+                      tuple(sources or ()), closest=tuple(passages[:DECLINE_CLOSEST]),
+                      missing=missing)
 
     def _partial(self, question: str, query: str, kind: str, sources: Sequence[str],
                  reason: str, evidence: Sequence[Evidence], passages: Sequence[Passage]
@@ -445,7 +452,7 @@ class Assistant:
         quoted and cited)."""
         claims = self._extractive_claims(evidence, passages, LOOKUP, query)
         if not claims:
-            return self._declined(question, query, kind, sources)
+            return self._declined(question, query, kind, sources, passages)
         claims = attribute(claims, lambda text: best_passage(text, passages))
         text, citations = render(
             claims, passages, lambda text, i: supporting_spans(text, passages[i]))

@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import threading
 from collections.abc import Sequence
@@ -119,6 +120,18 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [(snap.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def unknown(self, text: str) -> list[str]:
+        """The words of `text` whose terms no indexed chunk contains, in order, once each."""
+        snap = self._sync(wait=False)
+        if not snap.ids:
+            return []
+        out: list[str] = []
+        for word in re.findall(r"[\w'’-]+", text):
+            terms = tokenize(word)
+            if terms and not any(t in snap.df for t in terms) and word not in out:
+                out.append(word)
+        return out
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term; unseen terms get the highest value."""

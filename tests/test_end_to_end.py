@@ -135,3 +135,22 @@ def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
     assert json.loads(_cli("--data-dir", d, "sources", "--json").stdout) == []
     gone = _cli("--data-dir", d, "remove", "good.txt")
     assert gone.returncode == 1 and "No indexed document" in gone.stderr
+
+
+def test_a_decline_is_explained_with_closest_passages_and_unknown_words(sample_extractive):
+    from ui.render import sources_html
+
+    answer = sample_extractive.ask("What is the population of Tokyo?")
+    assert answer.status == "declined" and answer.citations == []
+    assert answer.missing == ("population",)  # "Tokyo" is in the sample, "population" not
+    assert 1 <= len(answer.closest) <= 3
+    assert all(p.score > 0 and p.text for p in answer.closest)
+    data = answer.to_dict()
+    assert data["missing_terms"] == ["population"]
+    assert [c["id"] for c in data["closest"]] == [p.id for p in answer.closest]
+    panel = sources_html(answer)
+    assert "No document contains: <b>population</b>" in panel
+    assert "not an answer" in panel and panel.count('class="sc-closest"') == len(answer.closest)
+    assert 'class="sc-source"' not in panel  # nothing shown as a citation
+    answered = sample_extractive.ask(SAMPLE_QUESTION)
+    assert answered.closest == () and answered.missing == ()

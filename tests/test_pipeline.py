@@ -75,8 +75,10 @@ def test_gate_declines_without_calling_the_model(tmp_path):
     a = make(tmp_path, "Paris is the capital of France [1].", min_relevance=10.0)
     answer = a.ask("What is the capital of France?")
     assert answer == Answer(answer.text, False, [], "What is the capital of France?",
-                            "What is the capital of France?")
+                            "What is the capital of France?", closest=answer.closest,
+                            missing=answer.missing)
     assert "do not cover" in answer.text
+    assert answer.closest and "Kiwis" in answer.closest[0].text  # shown as not an answer
 
 
 def test_model_saying_not_found_declines_when_words_do_not_match(tmp_path):

@@ -254,6 +254,14 @@ def _ask(assistant, args) -> int:
             score = f", score {p.score:.2f}" if p.score else ""
             print(f"  [{c.n}] {p.name} (chars {p.start}-{p.end}{score})")
             print(f"      {quote[:300]}{'…' if len(quote) > 300 else ''}")
+    if answer.missing:
+        print(f"\nNo document contains: {', '.join(answer.missing)}")
+    if answer.closest:
+        print("\nClosest passages found (not an answer):")
+        for p in answer.closest:
+            quote = " ".join(p.text.split())
+            print(f"  {p.name} (chars {p.start}-{p.end}, score {p.score:.2f})")
+            print(f"      {quote[:200]}{'…' if len(quote) > 200 else ''}")
     return EXIT_OK
 
 

@@ -61,6 +61,7 @@ def sources_html(answer: Answer | None) -> str:
                      "question asks. The passages below are what they say instead.</div>")
     elif not answer.found:
         parts.append('<div class="sc-empty">No passage in the documents answers this.</div>')
+        parts.append(declined_html(answer))
     for c in answer.citations:
         p = c.passage
         parts.append(
@@ -68,6 +69,24 @@ def sources_html(answer: Answer | None) -> str:
             f'<div class="sc-head"><span class="sc-n">[{c.n}]</span> '
             f"<b>{html.escape(p.name)}</b>{_score(p.score)} · chars {p.start}–{p.end}</div>"
             f'<div class="sc-text">{highlighted(c)}</div></div>')
+    return "\n".join(parts)
+
+
+def declined_html(answer: Answer) -> str:
+    """Why a question was declined: the words no document contains, and the closest
+    passages found with their scores, marked as not an answer."""
+    parts = []
+    if answer.missing:
+        words = ", ".join(f"<b>{inert(w)}</b>" for w in answer.missing)
+        parts.append(f'<div class="sc-missing">No document contains: {words}</div>')
+    if answer.closest:
+        parts.append('<div class="sc-closest-head">Closest passages found — <b>not an '
+                     "answer</b>:</div>")
+    for i, p in enumerate(answer.closest, 1):
+        parts.append(
+            f'<div class="sc-closest" id="near-{i}"><div class="sc-head">'
+            f"<b>{inert(p.name)}</b>{_score(p.score)} · chars {p.start}–{p.end}</div>"
+            f'<div class="sc-text">{inert(p.text)}</div></div>')
     return "\n".join(parts)
 
 
@@ -96,4 +115,7 @@ CSS = """
 .sc-query { font-size: 0.9em; margin-bottom: 6px; }
 .sc-empty { color: #777; font-style: italic; }
 .sc-partial { color: #8a5a00; font-style: italic; margin-bottom: 6px; }
+.sc-missing { font-size: 0.9em; margin: 6px 0; }
+.sc-closest-head { font-size: 0.9em; color: #777; margin-top: 8px; }
+.sc-closest { border-left: 3px dashed #bbb; padding: 6px 10px; margin: 8px 0; color: #666; }
 """
