@@ -8,7 +8,9 @@ Gradio's API (`gradio_client.Client(url).predict("question", api_name="/ask")`).
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import gradio as gr
 from assistant import Answer, Assistant, SourcechatError
 from corpus import SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
+from ui.conversations import FILE_NAME, REASONS, ChatStore, NoSuchConversation, export_markdown
 from ui.render import CSS, answer_markdown, sources_html, sources_markdown
 from ui.uploads import accept
 
@@ -55,6 +58,7 @@ class Handlers:
         self.max_upload_mb = max_upload_mb or assistant.settings.max_upload_mb
         self.uploads_dir = Path(assistant.settings.data_dir) / "uploads"
         self.backends = _backend_choices(assistant.settings.llm)
+        self.chats = ChatStore(Path(assistant.settings.data_dir) / FILE_NAME)
 
     def _backend(self, backend: str | None) -> str | None:
         """A backend the server offers (a web user must not point it at any file or model)."""
@@ -65,24 +69,30 @@ class Handlers:
 
     # -- chat ------------------------------------------------------------------------------
     def respond(self, message: str, messages: list[dict], k: int, backend: str,
-                ) -> Iterator[tuple[list[dict], str, str]]:
+                sources: list[str] | None = None) -> Iterator[tuple[list[dict], str, str]]:
         """Stream an answer into the chat; yields (chat, sources panel, textbox)."""
+        for chat, panel, _ in self._turn(message, messages, k, backend, sources):
+            yield chat, panel, ""
+
+    def _turn(self, message: str, messages: list[dict], k: int, backend: str,
+              sources: list[str] | None) -> Iterator[tuple[list[dict], str, Answer | None]]:
+        """Yields (chat, sources panel, the final Answer once it is in)."""
         messages = list(messages or [])
         history = chat_history(messages)
         messages.append({"role": "user", "content": message})
         messages.append({"role": "assistant", "content": "…"})
-        yield messages, sources_html(None), ""
+        yield messages, sources_html(None), None
         try:
             draft = ""
             answer: Answer | None = None
-            for event in self.assistant.stream(message, history, k=int(k),
+            for event in self.assistant.stream(message, history, k=int(k), sources=sources,
                                                backend=self._backend(backend)):
                 if isinstance(event, Answer):
                     answer = event
                 else:
                     draft += event
                     messages[-1] = {"role": "assistant", "content": draft}
-                    yield messages, sources_html(None), ""
+                    yield messages, sources_html(None), None
             if answer is None:  # stream() always ends with its Answer
                 raise RuntimeError("the answer stream ended without an answer")
             messages[-1] = {"role": "assistant", "content": answer_markdown(answer)}
@@ -90,26 +100,150 @@ class Handlers:
                 messages.append({"role": "assistant", "content": sources_markdown(answer),
                                  "metadata": {"title": f"{SOURCES_TITLE} ({len(answer.citations)})",
                                               "status": "done"}})
-            yield messages, sources_html(answer), ""
+            yield messages, sources_html(answer), answer
         except SourcechatError as err:
             messages[-1] = {"role": "assistant", "content": f"⚠️ {err}"}
-            yield messages, sources_html(None), ""
+            yield messages, sources_html(None), None
         except Exception as err:  # never a traceback in the chat
             log.exception("answer failed")
             messages[-1] = {"role": "assistant",
                             "content": f"⚠️ Something went wrong ({type(err).__name__}); "
                                        "please try again."}
-            yield messages, sources_html(None), ""
+            yield messages, sources_html(None), None
 
-    def api_ask(self, question: str, history: list | None = None, k: int | None = None,
-                backend: str | None = None) -> dict:
-        """Answer a question (`k`: passages, default the setting); returns the
-        `sourcechat ask --json` object."""
+    # -- conversations -----------------------------------------------------------------------
+    def chat(self, message: str, messages: list[dict], k: int, backend: str, cid: str | None,
+             picked: list[str] | None, request: gr.Request = None):
+        """`respond`, kept: the turn is stored in the conversation (a new one on the first
+        question). Yields (chat, sources panel, textbox, conversation id, conversation list)."""
+        owner = _owner(request)
+        before = len(messages or [])
+        chat, panel, answer = [], sources_html(None), None
+        for step in self._turn(message, messages, k, backend, picked or None):
+            chat, panel, answer = step
+            yield chat, panel, "", cid, gr.skip()
+        if answer is None:  # an error message: shown, not kept
+            return
         try:
-            return self.assistant.ask(question, history or [], k=int(k) if k else None,
-                                      backend=self._backend(backend)).to_dict()
+            if cid:
+                self.chats.add_turn(owner, cid, message, answer.to_dict(), chat[before:])
+            else:
+                raise NoSuchConversation("new")
+        except NoSuchConversation:  # the first question (or the chat was deleted meanwhile)
+            cid = self.chats.create(owner, message, picked or ())
+            self.chats.add_turn(owner, cid, message, answer.to_dict(), chat[before:])
+        yield chat, panel, "", cid, self.conversation_list(request, cid)
+
+    def conversation_list(self, request: gr.Request = None, cid: str | None = None) -> dict:
+        """The conversation list's choices (titles), with `cid` selected."""
+        items = self.chats.list(_owner(request))
+        return gr.update(choices=[(c.title, c.id) for c in items], value=cid)
+
+    def open(self, cid: str | None, request: gr.Request = None):
+        """Show a conversation: (chat, sources panel, id, documents picked, title)."""
+        if not cid:
+            return [], sources_html(None), None, [], ""
+        try:
+            c = self.chats.get(_owner(request), cid)
+        except NoSuchConversation as err:
+            raise gr.Error(str(err)) from None
+        chat = [m for t in c.turns for m in t.shown]
+        return chat, sources_html(None), c.id, list(c.sources), c.title
+
+    def new_chat(self, request: gr.Request = None):
+        """An empty chat (stored when its first question is asked)."""
+        return [], sources_html(None), None, [], "", self.conversation_list(request, None)
+
+    def rename(self, cid: str | None, title: str, request: gr.Request = None) -> dict:
+        """Rename the open conversation."""
+        if not cid:
+            raise gr.Error("Ask a question first: a new chat is kept from its first question.")
+        try:
+            self.chats.rename(_owner(request), cid, title)
         except SourcechatError as err:
             raise gr.Error(str(err)) from None
+        return self.conversation_list(request, cid)
+
+    def delete(self, cid: str | None, request: gr.Request = None):
+        """Delete the open conversation; shows an empty chat."""
+        if cid:
+            try:
+                self.chats.delete(_owner(request), cid)
+            except NoSuchConversation as err:
+                raise gr.Error(str(err)) from None
+        return self.new_chat(request)
+
+    def pick(self, cid: str | None, picked: list[str] | None, request: gr.Request = None):
+        """The documents picker changed: kept with the open conversation."""
+        if cid:
+            try:
+                self.chats.set_sources(_owner(request), cid, picked or [])
+            except NoSuchConversation as err:
+                raise gr.Error(str(err)) from None
+
+    def export(self, cid: str | None, request: gr.Request = None) -> str:
+        """The open conversation as a Markdown file (its path, for download)."""
+        if not cid:
+            raise gr.Error("Nothing to export yet: ask a question first.")
+        try:
+            c = self.chats.get(_owner(request), cid)
+        except NoSuchConversation as err:
+            raise gr.Error(str(err)) from None
+        folder = Path(tempfile.mkdtemp(prefix="sourcechat-export-"))
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", c.title).strip("-")[:40] or "conversation"
+        path = folder / f"{slug}.md"
+        path.write_text(export_markdown(c), encoding="utf-8")
+        return str(path)
+
+    def like(self, cid: str | None, reason: str | None, data: gr.LikeData,
+             request: gr.Request = None) -> str:
+        """Thumbs up or down on an answer (with the reason chosen, if any), stored."""
+        if not cid:
+            return "Feedback is kept for saved answers: ask a question first."
+        owner = _owner(request)
+        c = self.chats.get(owner, cid)
+        index = data.index if isinstance(data.index, int) else data.index[0]
+        seen = 0
+        for turn in c.turns:
+            seen += len(turn.shown)
+            if index < seen:
+                rating = "up" if data.liked else "down"
+                self.chats.add_feedback(owner, turn.question, turn.answer, rating,
+                                        reason or "", cid, turn.n)
+                return f"Thanks: feedback ({rating}{', ' + reason if reason else ''}) kept."
+        return "That message is not an answer."
+
+    def api_ask(self, question: str, history: list | None = None, k: int | None = None,
+                backend: str | None = None, sources: list[str] | None = None,
+                conversation: str | None = None, request: gr.Request = None) -> dict:
+        """Answer a question (`k`: passages, default the setting; `sources`: document names
+        or paths to limit it to); returns the `sourcechat ask --json` object.
+        `conversation`: "new" starts a kept conversation, an id continues one (its turns
+        are the history, its documents the default `sources`); its id is returned."""
+        owner = _owner(request)
+        try:
+            turns, cid = [], None
+            if conversation == "new":
+                cid = self.chats.create(owner, question, sources or ())
+            elif conversation:
+                c = self.chats.get(owner, conversation)
+                cid, turns = c.id, c.turns
+                sources = sources or list(c.sources) or None
+            past = [m for t in turns for m in (
+                {"role": "user", "content": t.question},
+                {"role": "assistant", "content": t.answer.get("answer", "")})]
+            answer = self.assistant.ask(question, past + list(history or []),
+                                        k=int(k) if k else None, sources=sources or None,
+                                        backend=self._backend(backend))
+        except SourcechatError as err:
+            raise gr.Error(str(err)) from None
+        out = answer.to_dict()
+        if cid:
+            shown = [{"role": "user", "content": question},
+                     {"role": "assistant", "content": answer_markdown(answer)}]
+            self.chats.add_turn(owner, cid, question, out, shown)
+            out["conversation"] = cid
+        return out
 
     # -- documents --------------------------------------------------------------------------
     def documents(self) -> list[list]:
@@ -157,9 +291,21 @@ class Handlers:
             status = f"❌ {err}"
         return status, self.documents(), self._choices()
 
+    def picker(self, picked: list[str] | None) -> dict:
+        """The documents picker's choices (file names, searchable), keeping what is picked
+        and still indexed."""
+        known = [s for s, _, _ in self.assistant.sources()]
+        return gr.update(choices=[(Path(s).name, s) for s in known],
+                         value=[s for s in picked or [] if s in known])
+
     def _choices(self) -> dict:
         sources = [s for s, _, _ in self.assistant.sources()]
         return gr.update(choices=[(Path(s).name, s) for s in sources], value=None)
+
+
+def _owner(request: gr.Request | None) -> str:
+    """Whose conversations: the login ("" when the chat has no logins)."""
+    return (getattr(request, "username", None) or "") if request is not None else ""
 
 
 def _example_text(event: gr.SelectData) -> str:
@@ -172,9 +318,24 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
     settings = assistant.settings
     with gr.Blocks(title="sourcechat") as app:
         gr.Markdown("## sourcechat — answers from your documents, with their sources")
+        conv = gr.State(None)  # the open conversation's id (None: not stored yet)
         with gr.Tab("Chat"):
             with gr.Row():
+                with gr.Column(scale=1, min_width=220):
+                    new = gr.Button("➕ New chat", variant="secondary", elem_id="new-chat")
+                    conversations = gr.Radio([], label="Conversations", elem_id="conversations")
+                    title = gr.Textbox(label="Title", elem_id="title", max_lines=1)
+                    with gr.Row():
+                        rename = gr.Button("Rename", size="sm", elem_id="rename")
+                        delete = gr.Button("Delete", size="sm", variant="stop",
+                                           elem_id="delete-chat")
+                    export = gr.Button("Export Markdown", size="sm", elem_id="export")
+                    exported = gr.File(label="Export", elem_id="export-file", visible=True,
+                                       interactive=False, height=60)
                 with gr.Column(scale=3):
+                    picker = gr.Dropdown([], value=[], multiselect=True, filterable=True,
+                                         label="Documents", elem_id="picker",
+                                         info="Questions use only these (none chosen: all).")
                     chatbot = gr.Chatbot(
                         elem_id="chat", height=520, label="Chat",
                         placeholder="Ask about your documents. Try an example:",
@@ -188,7 +349,9 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                         k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages (k)")
                         backend = gr.Dropdown(_backend_choices(settings.llm), value=settings.llm,
                                               label="Backend")
-                        clear = gr.Button("Clear chat", variant="secondary")
+                        reason = gr.Dropdown(["", *REASONS], value="", elem_id="reason",
+                                             label="Feedback reason (then 👍/👎 an answer)")
+                    feedback = gr.Markdown(elem_id="feedback-status")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(sources_html(None), elem_id="sources")
@@ -205,18 +368,28 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                 doc = gr.Dropdown([], label="Remove a document", scale=4)
                 rm = gr.Button("Remove", variant="stop", scale=1)
 
-        box.submit(h.respond, [box, chatbot, k, backend], [chatbot, sources, box],
-                   api_visibility="private")
+        asked = [box, chatbot, k, backend, conv, picker]
+        answered = [chatbot, sources, box, conv, conversations]
+        box.submit(h.chat, asked, answered, api_visibility="private")
         chatbot.example_select(_example_text, None, box).then(
-            h.respond, [box, chatbot, k, backend], [chatbot, sources, box],
-            api_visibility="private")
-        clear.click(lambda: ([], sources_html(None), ""), None, [chatbot, sources, box],
-                    api_visibility="private")
+            h.chat, asked, answered, api_visibility="private")
+        chatbot.like(h.like, [conv, reason], feedback, api_visibility="private")
+        opened = [chatbot, sources, conv, picker, title]
+        conversations.input(h.open, conversations, opened, api_visibility="private")
+        new.click(h.new_chat, None, [*opened, conversations], api_visibility="private")
+        delete.click(h.delete, conv, [*opened, conversations], api_visibility="private")
+        rename.click(h.rename, [conv, title], conversations, api_visibility="private")
+        picker.input(h.pick, [conv, picker], None, api_visibility="private")
+        export.click(h.export, conv, exported, api_visibility="private")
         files.upload(h.upload, [files, replace], [status, table, doc],
-                     api_visibility="private")
-        rm.click(h.remove, doc, [status, table, doc], api_visibility="private")
-        app.load(lambda: (h.documents(), h._choices()), None, [table, doc],
-                 api_visibility="private")
+                     api_visibility="private").then(h.picker, picker, picker,
+                                                    api_visibility="private")
+        rm.click(h.remove, doc, [status, table, doc], api_visibility="private").then(
+            h.picker, picker, picker, api_visibility="private")
+        def loaded(request: gr.Request):
+            return h.documents(), h._choices(), h.picker([]), h.conversation_list(request)
+
+        app.load(loaded, None, [table, doc, picker, conversations], api_visibility="private")
         gr.api(h.api_ask, api_name="ask")
     return app
 

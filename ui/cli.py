@@ -1,5 +1,5 @@
 """The `sourcechat` command line (also `python -m ui`): ingest, status, ask, sources,
-remove, eval, serve.
+remove, eval, feedback, serve.
 
 Errors are translated here: one line on stderr, a non-zero exit status, no traceback
 (unless SOURCECHAT_DEBUG=1: then the full traceback follows the line).
@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from corpus.errors import SourcechatError
 
@@ -73,6 +74,9 @@ def parser() -> argparse.ArgumentParser:
                     "(default: squad-dev-public.json beside the questions file)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+
+    fb = sub.add_parser("feedback", help="list the web chat's thumbs up/down on answers")
+    fb.add_argument("--json", action="store_true", help="print one JSON array")
 
     srv = sub.add_parser("serve", help="start the web chat")
     srv.add_argument("--host", default="127.0.0.1")
@@ -149,6 +153,8 @@ def _run(args) -> int:
         return EXIT_OK
     if args.command == "eval":
         return _eval(settings, args)
+    if args.command == "feedback":
+        return _feedback(settings, args)
     if args.command in ("ingest", "remove") or getattr(args, "repair", False):
         from assistant.factory import check_not_served
 
@@ -262,6 +268,23 @@ def _ask(assistant, args) -> int:
             quote = " ".join(p.text.split())
             print(f"  {p.name} (chars {p.start}-{p.end}, score {p.score:.2f})")
             print(f"      {quote[:200]}{'…' if len(quote) > 200 else ''}")
+    return EXIT_OK
+
+
+def _feedback(settings, args) -> int:
+    from ui.conversations import FILE_NAME, ChatStore
+
+    path = Path(settings.data_dir) / FILE_NAME
+    entries = ChatStore(path).feedback() if path.is_file() else []
+    if args.json:
+        print(json.dumps(entries, ensure_ascii=False))
+        return EXIT_OK
+    if not entries:
+        print(f"No feedback yet in {path} (👍/👎 under an answer in the web chat).")
+    for e in entries:
+        reason = f" ({e['reason']})" if e["reason"] else ""
+        print(f"{e['created']}  {e['rating']:<4}{reason}  {e['login'] or '-'}: "
+              f"{e['question']}  -> {e['answer'].get('status', '')}")
     return EXIT_OK
 
 
