@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import SAMPLE_QUESTION
@@ -113,3 +115,78 @@ def test_a_backend_that_is_down_is_one_chat_message_and_the_chat_goes_on(tmp_pat
         "SOURCECHAT_LLM_BASE_URL (--llm-base-url).")
     *_, (messages, _, _) = h.respond(SAMPLE_QUESTION, messages, 5, "extractive")
     assert "93,000" in messages[-2]["content"]  # the next question is answered
+
+
+def _user(name: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(username=name)  # what gr.Request tells: the login
+
+
+def test_a_chat_is_kept_per_login_picked_documents_export_and_feedback(handlers, tmp_path):
+    import gradio as gr
+
+    from ui.app import Handlers
+
+    alice, bob = _user("alice"), _user("bob")
+    up = tmp_path / "in"
+    up.mkdir()
+    (up / "zorblat.txt").write_text("The Zorblat festival is held every March in Quimper.")
+    handlers.upload([str(up / "zorblat.txt")], progress=_noop)
+    zorblat = str(handlers.uploads_dir / "zorblat.txt")
+    steps = list(handlers.chat(SAMPLE_QUESTION, [], 5, "extractive", None, [], alice))
+    chat, panel, box, cid, listing = steps[-1]
+    assert cid and listing["value"] == cid
+    assert listing["choices"] == [(SAMPLE_QUESTION[:59].rstrip() + "…", cid)]
+    assert "93,000" in chat[1]["content"]
+    # a restarted server (new handlers on the same data dir) reopens it, for alice only
+    again = Handlers(handlers.assistant)
+    opened, _, same, picked, title = again.open(cid, alice)
+    assert opened == chat and same == cid and picked == [] and title == listing["choices"][0][0]
+    with pytest.raises(gr.Error, match="not yours"):
+        again.open(cid, bob)
+    assert again.conversation_list(bob)["choices"] == []
+    # the picker limits the next question to one document, and is kept with the chat
+    again.pick(cid, [zorblat], alice)
+    *_, (chat2, panel2, _, cid2, _) = again.chat("When is the festival held?", opened, 5,
+                                                 "extractive", cid, [zorblat], alice)
+    assert cid2 == cid and "March" in chat2[-2]["content"] + chat2[-1]["content"]
+    assert "Limited to: zorblat.txt" in panel2 and "000_" not in panel2
+    kept = again.chats.get("alice", cid)
+    assert kept.sources == (zorblat,) and len(kept.turns) == 2
+    assert [c["source"] for c in kept.turns[1].answer["citations"]] == [zorblat]
+    # export: both questions, each citation's document and quoted passage
+    text = Path(again.export(cid, alice)).read_text()
+    assert "## When is the festival held?" in text
+    assert "zorblat.txt, chars 0–" in text and "March in Quimper" in text
+    assert "More than 93,000 people migrated" in text
+    with pytest.raises(gr.Error, match="not yours"):
+        again.export(cid, bob)
+    # 👎 on the second answer, with a reason; bob cannot delete alice's chat
+    like = gr.LikeData(None, {"index": len(opened) + 1, "value": "", "liked": False})
+    assert "down, incomplete" in again.like(cid, "incomplete", like, alice)
+    fb = again.chats.feedback()
+    assert [(f["login"], f["rating"], f["reason"], f["turn"], f["question"]) for f in fb] == [
+        ("alice", "down", "incomplete", 2, "When is the festival held?")]
+    with pytest.raises(gr.Error):
+        again.delete(cid, bob)
+    assert again.delete(cid, alice)[2] is None and again.chats.list("alice") == []
+
+
+def test_api_ask_keeps_a_conversation_and_limits_to_sources(handlers):
+    import gradio as gr
+
+    alice = _user("alice")
+    first = handlers.api_ask(SAMPLE_QUESTION, conversation="new", request=alice)
+    cid = first["conversation"]
+    follow = handlers.api_ask("Who wrote the letter?", conversation=cid, request=alice)
+    assert follow["conversation"] == cid
+    assert [t.question for t in handlers.chats.get("alice", cid).turns] == [
+        SAMPLE_QUESTION, "Who wrote the letter?"]
+    with pytest.raises(gr.Error, match="not yours"):
+        handlers.api_ask("Who wrote the letter?", conversation=cid, request=_user("bob"))
+    with pytest.raises(gr.Error, match="No indexed document matches"):
+        handlers.api_ask(SAMPLE_QUESTION, sources=["nothing.txt"])
+    name = Path(handlers.documents()[0][2]).name
+    limited = handlers.api_ask(SAMPLE_QUESTION, sources=[name])
+    assert limited["scope"] == [handlers.documents()[0][2]] and limited["found"]

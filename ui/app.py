@@ -207,7 +207,7 @@ class Handlers:
         for turn in c.turns:
             seen += len(turn.shown)
             if index < seen:
-                rating = "up" if data.liked else "down"
+                rating = "up" if data.liked is True or data.liked == "Like" else "down"
                 self.chats.add_feedback(owner, turn.question, turn.answer, rating,
                                         reason or "", cid, turn.n)
                 return f"Thanks: feedback ({rating}{', ' + reason if reason else ''}) kept."
