@@ -53,6 +53,16 @@ def test_without_a_login_the_page_and_the_api_refuse(tmp_path):
             assert got["found"] and "93,000" in got["answer"], got
             assert "93,000" in got["citations"][0]["text"]
 
+        # a kept conversation through the API: its login continues it, another cannot
+        alice = Client(url, auth=("alice", "s3cret"), verbose=False)
+        first = alice.predict(SAMPLE_QUESTION, conversation="new", api_name="/ask")
+        cid = first["conversation"]
+        again = alice.predict("Who wrote the letter?", conversation=cid, api_name="/ask")
+        assert again["conversation"] == cid
+        bob = Client(url, auth=("bob", "pa:ss,word"), verbose=False)
+        with pytest.raises(Exception, match="not yours"):  # noqa: B017 - gradio_client's type
+            bob.predict("Who wrote the letter?", conversation=cid, api_name="/ask")
+
 
 def test_crafted_upload_names_stay_inside(tmp_path):
     """Through the real server (Gradio's upload route) and through our upload handler,

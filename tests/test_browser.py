@@ -102,3 +102,107 @@ def test_chat_answers_with_cited_sources_and_uploads(server, page, tmp_path):
     bots, sources = _ask(page, "When is the Zorblat festival held?", n_before)
     assert "March" in bots[n_before]
     assert "zorblat.txt" in sources
+
+
+def _pick(page, name: str):
+    page.locator("#picker input").click()
+    page.locator("#picker input").fill(name.split(".")[0])
+    page.locator("ul[role=listbox] li", has_text=name).first.click()
+    page.keyboard.press("Escape")
+
+
+def test_conversations_survive_a_restart_with_their_documents_and_export(tmp_path, model_cache):
+    env = {"SOURCECHAT_DATA_DIR": str(tmp_path / "data"),
+           "SOURCECHAT_MODEL_CACHE_DIR": str(model_cache)}
+    doc = tmp_path / "zorblat.txt"
+    doc.write_text("The Zorblat festival is held every March in the town of Quuxville. "
+                   "Tickets cost 12 euros.\n")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 950}, accept_downloads=True)
+        pg.set_default_timeout(ANSWER_TIMEOUT_MS)
+        try:
+            with running_serve(tmp_path, "--llm", "extractive", env=env) as url:
+                pg.goto(url, wait_until="networkidle")
+                pg.get_by_role("tab", name="Documents").click()
+                pg.locator("#upload input[type=file]").set_input_files(str(doc))
+                pg.wait_for_selector("#upload-status :text('zorblat.txt: added')")
+                pg.get_by_role("tab", name="Chat").click()
+                # limited to the uploaded document: the answer cites only it
+                _pick(pg, "zorblat.txt")
+                bots, sources = _ask(pg, "When is the festival held?", 0)
+                assert "March" in bots[0]
+                assert "Limited to: zorblat.txt" in sources and "000_" not in sources
+                pg.wait_for_function("document.querySelector('#conversations')"
+                                     ".innerText.includes('When is the festival held?')")
+                # a declined question shows the closest passages, marked as not an answer
+                n = pg.locator('#chat [data-testid="bot"]').count()
+                pg.locator("#question textarea").fill("What is the population of Quuxville?")
+                pg.locator("#question textarea").press("Enter")
+                pg.wait_for_selector("#sources .sc-closest")
+                panel = pg.locator("#sources").inner_text()
+                assert "not an answer" in panel and "No document contains: population" in panel
+                assert "zorblat.txt" in panel and pg.locator("#sources .sc-source").count() == 0
+                pg.wait_for_function("n => document.querySelectorAll("
+                                     "'#chat [data-testid=\"bot\"]').length > n", arg=n)
+                # export: a Markdown file with the citation
+                pg.locator("#export").click()
+                link = pg.locator("#export-file a").first
+                link.wait_for()
+                with pg.expect_download() as dl:
+                    link.click()
+                text = Path(dl.value.path()).read_text()
+                assert "## When is the festival held?" in text
+                assert "zorblat.txt, chars 0–" in text and "March" in text
+            # a restart: the conversation is listed, and opens with its answers and documents
+            with running_serve(tmp_path, "--llm", "extractive", env=env) as url:
+                pg.goto(url, wait_until="networkidle")
+                item = pg.locator("#conversations label", has_text="When is the festival held?")
+                item.click()
+                pg.wait_for_function("document.querySelectorAll('#chat [data-testid=\"bot\"]')"
+                                     ".length >= 2")
+                chat = pg.locator("#chat").inner_text()
+                assert "March" in chat and "do not cover" in chat
+                assert "zorblat.txt" in pg.locator("#picker").inner_text()
+                if os.environ.get("CONVERSATIONS_SCREENSHOT"):
+                    pg.screenshot(path=os.environ["CONVERSATIONS_SCREENSHOT"])
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            pg.screenshot(path=str(ARTIFACTS / "conversations.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def test_two_logins_do_not_see_each_others_conversations(tmp_path, model_cache):
+    from playwright.sync_api import sync_playwright
+
+    env = {"SOURCECHAT_DATA_DIR": str(tmp_path / "data"),
+           "SOURCECHAT_MODEL_CACHE_DIR": str(model_cache)}
+    with running_serve(tmp_path, "--llm", "extractive", "--auth", "alice:s3cret",
+                       "--auth", "bob:hunter2", env=env) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pages = {}
+        try:
+            for user, password in (("alice", "s3cret"), ("bob", "hunter2")):
+                pg = browser.new_context(viewport={"width": 1400, "height": 950}).new_page()
+                pg.set_default_timeout(ANSWER_TIMEOUT_MS)
+                pg.goto(url)
+                pg.get_by_label("username").fill(user)
+                pg.get_by_label("password").fill(password)
+                pg.get_by_role("button", name="Login").click()
+                pg.wait_for_selector("#question textarea")
+                pages[user] = pg
+            _ask(pages["alice"], SAMPLE_QUESTION, 0)
+            pages["alice"].wait_for_function(
+                "document.querySelector('#conversations').innerText.includes('How many')")
+            pages["bob"].reload(wait_until="networkidle")
+            pages["bob"].wait_for_selector("#question textarea")
+            assert "How many" not in pages["bob"].locator("#conversations").inner_text()
+            pages["alice"].reload(wait_until="networkidle")
+            pages["alice"].wait_for_function(
+                "document.querySelector('#conversations').innerText.includes('How many')")
+        finally:
+            browser.close()

@@ -115,13 +115,14 @@ class Handlers:
     def chat(self, message: str, messages: list[dict], k: int, backend: str, cid: str | None,
              picked: list[str] | None, request: gr.Request = None):
         """`respond`, kept: the turn is stored in the conversation (a new one on the first
-        question). Yields (chat, sources panel, textbox, conversation id, conversation list)."""
+        question). Yields (chat, sources panel, textbox, conversation id, conversation list,
+        title)."""
         owner = _owner(request)
         before = len(messages or [])
         chat, panel, answer = [], sources_html(None), None
         for step in self._turn(message, messages, k, backend, picked or None):
             chat, panel, answer = step
-            yield chat, panel, "", cid, gr.skip()
+            yield chat, panel, "", cid, gr.skip(), gr.skip()
         if answer is None:  # an error message: shown, not kept
             return
         try:
@@ -132,17 +133,18 @@ class Handlers:
         except NoSuchConversation:  # the first question (or the chat was deleted meanwhile)
             cid = self.chats.create(owner, message, picked or ())
             self.chats.add_turn(owner, cid, message, answer.to_dict(), chat[before:])
-        yield chat, panel, "", cid, self.conversation_list(request, cid)
+        title = self.chats.get(owner, cid).title
+        yield chat, panel, "", cid, self.conversation_list(request, cid), title
 
     def conversation_list(self, request: gr.Request = None, cid: str | None = None) -> dict:
         """The conversation list's choices (titles), with `cid` selected."""
         items = self.chats.list(_owner(request))
-        return gr.update(choices=[(c.title, c.id) for c in items], value=cid)
+        return gr.update(choices=[(c.title, c.id) for c in items], value=cid or None)
 
     def open(self, cid: str | None, request: gr.Request = None):
         """Show a conversation: (chat, sources panel, id, documents picked, title)."""
         if not cid:
-            return [], sources_html(None), None, [], ""
+            return [], sources_html(None), "", [], ""
         try:
             c = self.chats.get(_owner(request), cid)
         except NoSuchConversation as err:
@@ -152,7 +154,7 @@ class Handlers:
 
     def new_chat(self, request: gr.Request = None):
         """An empty chat (stored when its first question is asked)."""
-        return [], sources_html(None), None, [], "", self.conversation_list(request, None)
+        return [], sources_html(None), "", [], "", self.conversation_list(request, None)
 
     def rename(self, cid: str | None, title: str, request: gr.Request = None) -> dict:
         """Rename the open conversation."""
@@ -318,11 +320,13 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
     settings = assistant.settings
     with gr.Blocks(title="sourcechat") as app:
         gr.Markdown("## sourcechat — answers from your documents, with their sources")
-        conv = gr.State(None)  # the open conversation's id (None: not stored yet)
+        # the open conversation's id ("": not stored yet); a hidden box, not gr.State, which
+        # would hold a heartbeat connection open for the page's life
+        conv = gr.Textbox("", visible=False, elem_id="conversation-id")
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=1, min_width=220):
-                    new = gr.Button("➕ New chat", variant="secondary", elem_id="new-chat")
+                    new = gr.Button("New chat", variant="secondary", elem_id="new-chat")
                     conversations = gr.Radio([], label="Conversations", elem_id="conversations")
                     title = gr.Textbox(label="Title", elem_id="title", max_lines=1)
                     with gr.Row():
@@ -350,7 +354,7 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                         backend = gr.Dropdown(_backend_choices(settings.llm), value=settings.llm,
                                               label="Backend")
                         reason = gr.Dropdown(["", *REASONS], value="", elem_id="reason",
-                                             label="Feedback reason (then 👍/👎 an answer)")
+                                             label="Feedback reason (then rate an answer)")
                     feedback = gr.Markdown(elem_id="feedback-status")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
@@ -369,7 +373,7 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                 rm = gr.Button("Remove", variant="stop", scale=1)
 
         asked = [box, chatbot, k, backend, conv, picker]
-        answered = [chatbot, sources, box, conv, conversations]
+        answered = [chatbot, sources, box, conv, conversations, title]
         box.submit(h.chat, asked, answered, api_visibility="private")
         chatbot.example_select(_example_text, None, box).then(
             h.chat, asked, answered, api_visibility="private")

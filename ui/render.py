@@ -86,8 +86,13 @@ def declined_html(answer: Answer) -> str:
         parts.append(
             f'<div class="sc-closest" id="near-{i}"><div class="sc-head">'
             f"<b>{inert(p.name)}</b>{_score(p.score)} · chars {p.start}–{p.end}</div>"
-            f'<div class="sc-text">{inert(p.text)}</div></div>')
+            f'<div class="sc-text">{inert(_clip(p.text))}</div></div>')
     return "\n".join(parts)
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    """The beginning of a long text, cut at a word, with '…'."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def sources_markdown(answer: Answer) -> str:
