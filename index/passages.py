@@ -50,3 +50,20 @@ class Passage:
             id=m.get("id") or doc.id,
             title=m.get("title", ""),
         )
+
+
+def reassemble(chunks: list[Passage]) -> list[tuple[int | None, str]]:
+    """A document's text per page (or one unit) from its chunks: each chunk is
+    `text[start:end]` of its page, so placing them at their offsets rebuilds the indexed
+    text exactly (what lies between two chunks, only whitespace, becomes spaces)."""
+    pages: dict[int | None, list[Passage]] = {}
+    for c in chunks:
+        pages.setdefault(c.page, []).append(c)
+    out = []
+    for page in sorted(pages, key=lambda p: p or 0):
+        size = max(c.end for c in pages[page])
+        buf = [" "] * size
+        for c in sorted(pages[page], key=lambda c: c.start):
+            buf[c.start:c.end] = c.text
+        out.append((page, "".join(buf)))
+    return out

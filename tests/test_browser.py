@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE_QUESTION
+from tests.files import make_pdf
 from tests.serving import running_serve
 
 pytestmark = pytest.mark.slow
@@ -206,3 +207,43 @@ def test_two_logins_do_not_see_each_others_conversations(tmp_path, model_cache):
                 "document.querySelector('#conversations').innerText.includes('How many')")
         finally:
             browser.close()
+
+
+def _open_citation(page, where: str):
+    page.locator(f"{where} a[href^='#view-']", has_text="[1]").last.click()
+    page.wait_for_selector("#viewer mark#sc-focus")
+    page.wait_for_function(  # scrolled into view inside the viewer
+        "() => { const m = document.getElementById('sc-focus'), "
+        "v = document.getElementById('viewer').getBoundingClientRect(), "
+        "r = m.getBoundingClientRect(); return r.top >= v.top && r.bottom <= v.bottom; }")
+    return page.locator("#viewer").inner_text(), page.locator("#sc-focus").inner_text()
+
+
+def test_a_citation_opens_its_document_scrolled_to_the_highlight(server, page, tmp_path):
+    doc = tmp_path / "lighthouse.txt"
+    doc.write_text("Opening remarks about the island.\n\n" + "Filler line here. " * 400
+                   + "\n\nThe lighthouse was built in 1887 by the harbour board.\n\nThe end.\n")
+    pdf = tmp_path / "atlas.pdf"
+    pdf.write_bytes(make_pdf(["Intro page about marsupials in general.",
+                              "Quokkas live on Rottnest Island near Perth.", "The end."]))
+    page.goto(server, wait_until="networkidle")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#upload input[type=file]").set_input_files([str(doc), str(pdf)])
+    page.wait_for_selector("#upload-status :text('atlas.pdf: added')")
+    page.get_by_role("tab", name="Chat").click()
+    _ask(page, "When was the lighthouse built?", 0)
+    text, focus = _open_citation(page, "#chat")  # [1] in the answer
+    assert "built in 1887" in focus
+    assert text.startswith("lighthouse.txt · characters") and "Opening remarks" in text
+    assert page.locator("#download-original").is_visible()
+    n = page.locator('#chat [data-testid="bot"]').count()
+    page.get_by_role("tab", name="Sources").click()
+    _ask(page, "Where do quokkas live?", n)
+    text, focus = _open_citation(page, "#sources")  # [1] in the sources view
+    assert "Quokkas live on Rottnest Island" in focus
+    assert text.startswith("atlas.pdf · page 2 of 3")
+    image = page.locator("#viewer img.sc-view-image")
+    assert image.get_attribute("alt") == "page 2 of atlas.pdf"
+    assert image.evaluate("img => img.complete && img.naturalWidth > 500")
+    if os.environ.get("VIEWER_SCREENSHOT"):
+        page.screenshot(path=os.environ["VIEWER_SCREENSHOT"])

@@ -227,4 +227,4 @@ def test_a_markdown_image_in_a_document_or_an_answer_never_renders_as_one():
     for shown in (answer_markdown(answer), sources_markdown(answer), sources_html(answer)):
         assert "![" not in shown and "](" not in shown and "<img" not in shown
         assert "127.0.0.1:7944/leak.png" in shown  # shown as text, not loaded
-    assert '<a href="#src-1">[1]</a>' in answer_markdown(answer)
+    assert f'<a href="#view-{p.id}_0-{len(leak)}">[1]</a>' in answer_markdown(answer)

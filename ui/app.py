@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -20,8 +21,16 @@ from assistant import Answer, Assistant, SourcechatError
 from corpus import SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
 from ui.conversations import FILE_NAME, REASONS, ChatStore, NoSuchConversation, export_markdown
-from ui.render import CSS, answer_markdown, sources_html, sources_markdown
+from ui.render import (
+    CSS,
+    SCROLL_TO_FOCUS,
+    VIEWER_JS,
+    answer_markdown,
+    sources_html,
+    sources_markdown,
+)
 from ui.uploads import accept
+from ui.viewer import open_view, placeholder
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +192,8 @@ class Handlers:
             except NoSuchConversation as err:
                 raise gr.Error(str(err)) from None
 
-    def export(self, cid: str | None, request: gr.Request = None) -> str:
-        """The open conversation as a Markdown file (its path, for download)."""
+    def export(self, cid: str | None, request: gr.Request = None) -> dict:
+        """The open conversation as a Markdown file, offered for download."""
         if not cid:
             raise gr.Error("Nothing to export yet: ask a question first.")
         try:
@@ -195,7 +204,7 @@ class Handlers:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", c.title).strip("-")[:40] or "conversation"
         path = folder / f"{slug}.md"
         path.write_text(export_markdown(c), encoding="utf-8")
-        return str(path)
+        return gr.update(value=str(path), visible=True)
 
     def like(self, cid: str | None, reason: str | None, data: gr.LikeData,
              request: gr.Request = None) -> str:
@@ -246,6 +255,21 @@ class Handlers:
             self.chats.add_turn(owner, cid, question, out, shown)
             out["conversation"] = cid
         return out
+
+    def view(self, ref: str):
+        """A citation link clicked: (viewer HTML, download button, side tabs on Document)."""
+        shown = open_view(self.assistant.store, ref or "")
+        download = gr.update(visible=False)
+        if shown.download is not None:
+            # gradio serves files from its own folders: hand it a copy (behind the login)
+            copy = Path(tempfile.mkdtemp(prefix="sourcechat-original-")) / shown.download.name
+            try:
+                shutil.copyfile(shown.download, copy)
+                download = gr.update(value=str(copy), visible=True,
+                                     label=f"Download {shown.download.name}")
+            except OSError:
+                pass  # the text is shown; the file is not readable now
+        return shown.html, download, gr.Tabs(selected="document-tab")
 
     # -- documents --------------------------------------------------------------------------
     def documents(self) -> list[list]:
@@ -334,8 +358,8 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                         delete = gr.Button("Delete", size="sm", variant="stop",
                                            elem_id="delete-chat")
                     export = gr.Button("Export Markdown", size="sm", elem_id="export")
-                    exported = gr.File(label="Export", elem_id="export-file", visible=True,
-                                       interactive=False, height=60)
+                    exported = gr.File(label="Export", elem_id="export-file", visible=False,
+                                       interactive=False)
                 with gr.Column(scale=3):
                     picker = gr.Dropdown([], value=[], multiselect=True, filterable=True,
                                          label="Documents", elem_id="picker",
@@ -356,9 +380,19 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                         reason = gr.Dropdown(["", *REASONS], value="", elem_id="reason",
                                              label="Feedback reason (then rate an answer)")
                     feedback = gr.Markdown(elem_id="feedback-status")
-                with gr.Column(scale=2):
-                    gr.Markdown("### Sources")
-                    sources = gr.HTML(sources_html(None), elem_id="sources")
+                with gr.Column(scale=2), gr.Tabs(elem_id="side") as side:
+                    with gr.Tab("Sources", id="sources-tab"):
+                        sources = gr.HTML(sources_html(None), elem_id="sources")
+                    with gr.Tab("Document", id="document-tab"):
+                        viewer = gr.HTML(placeholder(), elem_id="viewer")
+                        original = gr.DownloadButton("Download the original", visible=False,
+                                                     size="sm", elem_id="download-original")
+                    # a citation link's click (ui/render.py VIEWER_JS) writes its target
+                    # here and presses the button: in the page, not shown
+                    ref = gr.Textbox(elem_id="viewer-ref", elem_classes=["sc-hidden"],
+                                     show_label=False, container=False)
+                    open_ref = gr.Button("open", elem_id="viewer-open",
+                                         elem_classes=["sc-hidden"])
         with gr.Tab("Documents"):
             files = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)})",
                             file_count="multiple", elem_id="upload",
@@ -385,6 +419,8 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
         rename.click(h.rename, [conv, title], conversations, api_visibility="private")
         picker.input(h.pick, [conv, picker], None, api_visibility="private")
         export.click(h.export, conv, exported, api_visibility="private")
+        open_ref.click(h.view, ref, [viewer, original, side], api_visibility="private").then(
+            None, None, None, js=SCROLL_TO_FOCUS)
         files.upload(h.upload, [files, replace], [status, table, doc],
                      api_visibility="private").then(h.picker, picker, picker,
                                                     api_visibility="private")
@@ -437,7 +473,7 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
               file=sys.stderr, flush=True)
     print(f"sourcechat: web chat on http://{host}:{port}"
           + (f" ({len(users)} login(s) required)" if users else ""), flush=True)
-    app.launch(server_name=host, server_port=port, share=False, css=CSS, quiet=True,
+    app.launch(server_name=host, server_port=port, share=False, css=CSS, js=VIEWER_JS, quiet=True,
                footer_links=["api"], theme=gr.themes.Soft(), auth=users or None,
                auth_message="sourcechat: log in to chat with the documents.",
                max_file_size=f"{settings.max_upload_mb:g}mb")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from assistant import Answer, Citation
 from assistant.citations import PARTIAL
+from ui.viewer import view_ref
 
 PARTIAL_BADGE = "⚠️ Partial answer"
 
@@ -20,11 +21,13 @@ def inert(text: str) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The answer text; each [n] links to source n in the sources view; a note when
+    """The answer text; each [n] opens its passage in the document viewer; a note when
     sentences the sources do not support were removed."""
     text = inert(answer.text)
+    refs = {str(c.n): view_ref(c.passage, c.spans) for c in answer.citations}
     text = re.sub(r"&#91;(\d+)&#93;",
-                  lambda m: f'<a href="#src-{m.group(1)}">[{m.group(1)}]</a>', text)
+                  lambda m: (f'<a href="{refs[m.group(1)]}">[{m.group(1)}]</a>'
+                             if m.group(1) in refs else m.group(0)), text)
     if answer.status == PARTIAL:
         text = f"**{PARTIAL_BADGE}:** {text}"
     note = answer.removed_note
@@ -64,10 +67,12 @@ def sources_html(answer: Answer | None) -> str:
         parts.append(declined_html(answer))
     for c in answer.citations:
         p = c.passage
+        ref = view_ref(p, c.spans)
         parts.append(
             f'<div class="sc-source" id="src-{c.n}">'
-            f'<div class="sc-head"><span class="sc-n">[{c.n}]</span> '
-            f"<b>{html.escape(p.name)}</b>{_score(p.score)} · chars {p.start}–{p.end}</div>"
+            f'<div class="sc-head"><a class="sc-n" href="{ref}" title="Open in the document">'
+            f"[{c.n}]</a> <b>{html.escape(p.name)}</b>{_score(p.score)} · chars "
+            f'{p.start}–{p.end} · <a class="sc-open" href="{ref}">open in document</a></div>'
             f'<div class="sc-text">{highlighted(c)}</div></div>')
     return "\n".join(parts)
 
@@ -100,7 +105,8 @@ def sources_markdown(answer: Answer) -> str:
     lines = []
     for c in answer.citations:
         p = c.passage
-        lines.append(f"**[{c.n}] {html.escape(p.name)}**{_score(p.score)}\n\n"
+        lines.append(f'**<a href="{view_ref(p, c.spans)}">[{c.n}]</a> {html.escape(p.name)}**'
+                     f"{_score(p.score)}\n\n"
                      f"<blockquote>{highlighted(c)}</blockquote>")
     return "\n\n".join(lines)
 
@@ -123,4 +129,37 @@ CSS = """
 .sc-missing { font-size: 0.9em; margin: 6px 0; }
 .sc-closest-head { font-size: 0.9em; color: #777; margin-top: 8px; }
 .sc-closest { border-left: 3px dashed #bbb; padding: 6px 10px; margin: 8px 0; color: #666; }
+.sc-open { font-size: 0.85em; }
+.sc-hidden { display: none !important; }
+.sc-view-head { margin-bottom: 6px; }
+.sc-view-image { max-width: 100%; border: 1px solid #ccc; margin-bottom: 8px; }
+.sc-view-page { font-size: 0.85em; color: #777; border-top: 1px solid #ddd; margin-top: 8px; }
+.sc-view-text { white-space: pre-wrap; font-size: 0.92em; }
+.sc-view-text mark { background: #ffe25c; padding: 0 1px; }
+#viewer { max-height: 760px; overflow-y: auto; }
+"""
+
+# A click on a citation link (`#view-...`, in an answer or the sources view) opens the
+# document viewer: the link's target goes to a hidden box whose button runs the viewer.
+VIEWER_JS = """
+() => {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest('a[href^="#view-"]');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const box = document.querySelector("#viewer-ref textarea, #viewer-ref input");
+    const button = document.querySelector("#viewer-open");
+    if (!box || !button) return;
+    box.value = link.getAttribute("href");
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    setTimeout(() => button.click(), 50);
+  }, true);
+}
+"""
+SCROLL_TO_FOCUS = """
+() => setTimeout(() => {
+  const mark = document.getElementById("sc-focus");
+  if (mark) mark.scrollIntoView({ block: "center" });
+}, 200)
 """
