@@ -247,3 +247,17 @@ def test_a_citation_opens_its_document_scrolled_to_the_highlight(server, page, t
     assert image.evaluate("img => img.complete && img.naturalWidth > 500")
     if os.environ.get("VIEWER_SCREENSHOT"):
         page.screenshot(path=os.environ["VIEWER_SCREENSHOT"])
+
+    # the upload suggested questions its document answers: one click asks it, limited to it
+    page.get_by_role("tab", name="Documents").click()
+    row = page.locator("#suggestions tr", has_text="What does the document say about").first
+    name = "atlas.pdf" if "atlas.pdf" in row.inner_text() else "lighthouse.txt"
+    n = page.locator('#chat [data-testid="bot"]').count()
+    row.click()
+    page.wait_for_function("n => document.querySelectorAll('#chat [data-testid=\"bot\"]')"
+                           ".length > n", arg=n)
+    page.get_by_role("tab", name="Sources").click()
+    page.wait_for_selector("#sources .sc-source")
+    page.wait_for_function(f"document.querySelector('#sources').innerText"
+                           f".includes('Limited to: {name}')")
+    assert "do not cover" not in page.locator('#chat [data-testid="bot"]').last.inner_text()

@@ -193,3 +193,24 @@ def test_api_ask_keeps_a_conversation_and_limits_to_sources(handlers):
     name = Path(handlers.documents()[0][2]).name
     limited = handlers.api_ask(SAMPLE_QUESTION, sources=[name])
     assert limited["scope"] == [handlers.documents()[0][2]] and limited["found"]
+
+
+def test_an_upload_suggests_questions_its_document_answers(handlers, tmp_path):
+    doc = tmp_path / "harbour.txt"
+    doc.write_text("The Quuxville lighthouse was built in 1887 by the Quuxville Harbour Board. "
+                   "Its lamp was electrified in 1921.\n\nThe Zorblat festival is held every "
+                   "March near the Quuxville lighthouse, and the Harbour Board sells tickets.")
+    status, _, _, shown = handlers.upload_and_suggest([str(doc)], progress=_noop)
+    assert "harbour.txt: added" in status
+    rows = shown["samples"]
+    assert len(rows) == 3 and shown["visible"]
+    source = str(handlers.uploads_dir / "harbour.txt")
+    assert rows[0] == ["Summarize the document.", "harbour.txt", source]
+    assert any("Quuxville" in q for q, _, _ in rows)
+    for question, _, src in rows:  # each one is answered, from that document
+        answer = handlers.assistant.ask(question, sources=[src])
+        assert answer.found and {c.passage.source for c in answer.citations} == {source}
+    box, picked, _ = handlers.try_suggestion(rows[1])
+    assert box == rows[1][0] and picked == [source]
+    nothing = handlers.upload_and_suggest([], progress=_noop)[3]
+    assert nothing["samples"] == [] and not nothing["visible"]

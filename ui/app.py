@@ -18,6 +18,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import Answer, Assistant, SourcechatError
+from assistant.suggestions import suggest
 from corpus import SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
 from ui.conversations import FILE_NAME, REASONS, ChatStore, NoSuchConversation, export_markdown
@@ -280,7 +281,27 @@ class Handlers:
                progress=gr.Progress()) -> tuple[str, list, dict]:  # noqa: B008 - gradio idiom
         """Check, store and index uploaded files; returns (status, table, remove choices).
         `replace`: a document of the same name is replaced, else kept beside it."""
-        lines, paths = [], []
+        return self._upload(files, replace, progress)[:3]
+
+    def upload_and_suggest(self, files: list | None, replace: bool = False,
+                           progress=gr.Progress()):  # noqa: B008 - gradio idiom
+        """`upload`, then three questions the (last) new document answers, to click."""
+        status, table, choices, indexed = self._upload(files, replace, progress)
+        rows = []
+        if indexed:
+            source = indexed[-1]
+            rows = [[q, Path(source).name, source] for q in suggest(self.assistant, source)]
+        return status, table, choices, gr.update(samples=rows, visible=bool(rows))
+
+    def try_suggestion(self, sample: list):
+        """A suggestion clicked: (question box, documents picked, main tabs on Chat)."""
+        question, _, source = sample
+        known = [s for s, _, _ in self.assistant.sources()]
+        return (question, [source] if source in known else [],
+                gr.Tabs(selected="chat-tab"))
+
+    def _upload(self, files, replace, progress) -> tuple[str, list, dict, list[str]]:
+        lines, paths, indexed = [], [], []
         for f in files or []:
             try:
                 path, msg = accept(f, self.uploads_dir, self.max_upload_mb, replace)
@@ -302,9 +323,10 @@ class Handlers:
                              "indexed once.")
             lines.append(f"Indexed {len(report.indexed)} file(s), {report.chunks_added} new "
                          f"passages ({len(report.unchanged)} unchanged).")
+            indexed = [str(p) for p in report.indexed]
         if not lines:
             lines.append("Choose one or more files to add.")
-        return "\n\n".join(lines), self.documents(), self._choices()
+        return "\n\n".join(lines), self.documents(), self._choices(), indexed
 
     def remove(self, source: str | None) -> tuple[str, list, dict]:
         """Remove a document and its passages."""
@@ -347,64 +369,73 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
         # the open conversation's id ("": not stored yet); a hidden box, not gr.State, which
         # would hold a heartbeat connection open for the page's life
         conv = gr.Textbox("", visible=False, elem_id="conversation-id")
-        with gr.Tab("Chat"):
-            with gr.Row():
-                with gr.Column(scale=1, min_width=220):
-                    new = gr.Button("New chat", variant="secondary", elem_id="new-chat")
-                    conversations = gr.Radio([], label="Conversations", elem_id="conversations")
-                    title = gr.Textbox(label="Title", elem_id="title", max_lines=1)
-                    with gr.Row():
-                        rename = gr.Button("Rename", size="sm", elem_id="rename")
-                        delete = gr.Button("Delete", size="sm", variant="stop",
-                                           elem_id="delete-chat")
-                    export = gr.Button("Export Markdown", size="sm", elem_id="export")
-                    exported = gr.File(label="Export", elem_id="export-file", visible=False,
-                                       interactive=False)
-                with gr.Column(scale=3):
-                    picker = gr.Dropdown([], value=[], multiselect=True, filterable=True,
-                                         label="Documents", elem_id="picker",
-                                         info="Questions use only these (none chosen: all).")
-                    chatbot = gr.Chatbot(
-                        elem_id="chat", height=520, label="Chat",
-                        placeholder="Ask about your documents. Try an example:",
-                        examples=[{"text": q} for q in EXAMPLES],
-                        sanitize_html=True, buttons=["copy"])
-                    with gr.Row():
-                        box = gr.Textbox(elem_id="question", show_label=False, scale=5,
-                                         placeholder="Ask a question about your documents…",
-                                         submit_btn=True, autofocus=True)
-                    with gr.Row():
-                        k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages (k)")
-                        backend = gr.Dropdown(_backend_choices(settings.llm), value=settings.llm,
-                                              label="Backend")
-                        reason = gr.Dropdown(["", *REASONS], value="", elem_id="reason",
-                                             label="Feedback reason (then rate an answer)")
-                    feedback = gr.Markdown(elem_id="feedback-status")
-                with gr.Column(scale=2), gr.Tabs(elem_id="side") as side:
-                    with gr.Tab("Sources", id="sources-tab"):
-                        sources = gr.HTML(sources_html(None), elem_id="sources")
-                    with gr.Tab("Document", id="document-tab"):
-                        viewer = gr.HTML(placeholder(), elem_id="viewer")
-                        original = gr.DownloadButton("Download the original", visible=False,
-                                                     size="sm", elem_id="download-original")
-                    # a citation link's click (ui/render.py VIEWER_JS) writes its target
-                    # here and presses the button: in the page, not shown
-                    ref = gr.Textbox(elem_id="viewer-ref", elem_classes=["sc-hidden"],
-                                     show_label=False, container=False)
-                    open_ref = gr.Button("open", elem_id="viewer-open",
-                                         elem_classes=["sc-hidden"])
-        with gr.Tab("Documents"):
-            files = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)})",
-                            file_count="multiple", elem_id="upload",
-                            file_types=list(SUPPORTED_SUFFIXES))
-            replace = gr.Checkbox(False, label="Replace documents with the same name",
-                                  elem_id="replace")
-            status = gr.Markdown(elem_id="upload-status")
-            table = gr.Dataframe(h.documents(), headers=["Document", "Passages", "Source"],
-                                 interactive=False, elem_id="documents")
-            with gr.Row():
-                doc = gr.Dropdown([], label="Remove a document", scale=4)
-                rm = gr.Button("Remove", variant="stop", scale=1)
+        with gr.Tabs(elem_id="main") as main:
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row():
+                    with gr.Column(scale=1, min_width=220):
+                        new = gr.Button("New chat", variant="secondary", elem_id="new-chat")
+                        conversations = gr.Radio([], label="Conversations", elem_id="conversations")
+                        title = gr.Textbox(label="Title", elem_id="title", max_lines=1)
+                        with gr.Row():
+                            rename = gr.Button("Rename", size="sm", elem_id="rename")
+                            delete = gr.Button("Delete", size="sm", variant="stop",
+                                               elem_id="delete-chat")
+                        export = gr.Button("Export Markdown", size="sm", elem_id="export")
+                        exported = gr.File(label="Export", elem_id="export-file", visible=False,
+                                           interactive=False)
+                    with gr.Column(scale=3):
+                        picker = gr.Dropdown([], value=[], multiselect=True, filterable=True,
+                                             label="Documents", elem_id="picker",
+                                             info="Questions use only these (none chosen: all).")
+                        chatbot = gr.Chatbot(
+                            elem_id="chat", height=520, label="Chat",
+                            placeholder="Ask about your documents. Try an example:",
+                            examples=[{"text": q} for q in EXAMPLES],
+                            sanitize_html=True, buttons=["copy"])
+                        with gr.Row():
+                            box = gr.Textbox(elem_id="question", show_label=False, scale=5,
+                                             placeholder="Ask a question about your documents…",
+                                             submit_btn=True, autofocus=True)
+                        with gr.Row():
+                            k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages (k)")
+                            backend = gr.Dropdown(_backend_choices(settings.llm),
+                                                  value=settings.llm, label="Backend")
+                            reason = gr.Dropdown(["", *REASONS], value="", elem_id="reason",
+                                                 label="Feedback reason (then rate an answer)")
+                        feedback = gr.Markdown(elem_id="feedback-status")
+                    with gr.Column(scale=2):
+                        with gr.Tabs(elem_id="side") as side:
+                            with gr.Tab("Sources", id="sources-tab"):
+                                sources = gr.HTML(sources_html(None), elem_id="sources")
+                            with gr.Tab("Document", id="document-tab"):
+                                viewer = gr.HTML(placeholder(), elem_id="viewer")
+                                original = gr.DownloadButton(
+                                    "Download the original", visible=False, size="sm",
+                                    elem_id="download-original")
+                        # a citation link's click (ui/render.py VIEWER_JS) writes its target
+                        # here and presses the button: in the page, not shown
+                        ref = gr.Textbox(elem_id="viewer-ref", elem_classes=["sc-hidden"],
+                                         show_label=False, container=False)
+                        open_ref = gr.Button("open", elem_id="viewer-open",
+                                             elem_classes=["sc-hidden"])
+            with gr.Tab("Documents", id="documents-tab"):
+                files = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)})",
+                                file_count="multiple", elem_id="upload",
+                                file_types=list(SUPPORTED_SUFFIXES))
+                replace = gr.Checkbox(False, label="Replace documents with the same name",
+                                      elem_id="replace")
+                status = gr.Markdown(elem_id="upload-status")
+                suggestions = gr.Dataset(
+                    components=[gr.Textbox(visible=False), gr.Textbox(visible=False),
+                                gr.Textbox(visible=False)],
+                    headers=["Try asking", "Document", "Path"], samples=[], visible=False,
+                    label="Questions the new document answers (click one)",
+                    elem_id="suggestions")
+                table = gr.Dataframe(h.documents(), headers=["Document", "Passages", "Source"],
+                                     interactive=False, elem_id="documents")
+                with gr.Row():
+                    doc = gr.Dropdown([], label="Remove a document", scale=4)
+                    rm = gr.Button("Remove", variant="stop", scale=1)
 
         asked = [box, chatbot, k, backend, conv, picker]
         answered = [chatbot, sources, box, conv, conversations, title]
@@ -421,9 +452,13 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
         export.click(h.export, conv, exported, api_visibility="private")
         open_ref.click(h.view, ref, [viewer, original, side], api_visibility="private").then(
             None, None, None, js=SCROLL_TO_FOCUS)
-        files.upload(h.upload, [files, replace], [status, table, doc],
+        files.upload(h.upload_and_suggest, [files, replace], [status, table, doc, suggestions],
                      api_visibility="private").then(h.picker, picker, picker,
                                                     api_visibility="private")
+        suggestions.click(h.try_suggestion, suggestions, [box, picker, main],
+                          api_visibility="private").then(
+            h.pick, [conv, picker], None, api_visibility="private").then(
+            h.chat, asked, answered, api_visibility="private")
         rm.click(h.remove, doc, [status, table, doc], api_visibility="private").then(
             h.picker, picker, picker, api_visibility="private")
         def loaded(request: gr.Request):
