@@ -166,6 +166,7 @@ def test_conversations_survive_a_restart_with_their_documents_and_export(tmp_pat
                                      ".length >= 2")
                 chat = pg.locator("#chat").inner_text()
                 assert "March" in chat and "do not cover" in chat
+                pg.wait_for_selector("#sources .sc-closest")  # its last sources view, kept
                 assert "zorblat.txt" in pg.locator("#picker").inner_text()
                 if os.environ.get("CONVERSATIONS_SCREENSHOT"):
                     pg.screenshot(path=os.environ["CONVERSATIONS_SCREENSHOT"])

@@ -106,3 +106,22 @@ def test_feedback_is_checked_stored_and_listed_by_the_cli(store, tmp_path):
 def test_titles_are_one_short_line():
     assert title_of("  What is\n\tthis?  ") == "What is this?"
     assert len(title_of("x" * 500)) == 60
+
+
+def test_a_file_from_before_the_sources_view_was_kept_still_opens(tmp_path):
+    import sqlite3
+
+    path = tmp_path / FILE_NAME
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE conversations (id TEXT PRIMARY KEY, owner TEXT NOT NULL, title TEXT "
+            "NOT NULL, sources TEXT NOT NULL DEFAULT '[]', created REAL NOT NULL, updated REAL "
+            "NOT NULL); CREATE TABLE turns (conversation TEXT NOT NULL, n INTEGER NOT NULL, "
+            "question TEXT NOT NULL, answer TEXT NOT NULL, shown TEXT NOT NULL, created REAL "
+            "NOT NULL, PRIMARY KEY (conversation, n));"
+            "INSERT INTO conversations VALUES ('c1', '', 'Old', '[]', 1, 1);"
+            "INSERT INTO turns VALUES ('c1', 1, 'q', '{}', '[]', 1);")
+    store = ChatStore(path)
+    assert store.get("", "c1").turns[0].panel == ""
+    store.add_turn("", "c1", "q2", ANSWER, SHOWN, "<div>panel</div>")
+    assert store.get("", "c1").turns[1].panel == "<div>panel</div>"

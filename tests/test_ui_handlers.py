@@ -143,7 +143,8 @@ def test_a_chat_is_kept_per_login_picked_documents_export_and_feedback(handlers,
     assert "93,000" in chat[1]["content"]
     # a restarted server (new handlers on the same data dir) reopens it, for alice only
     again = Handlers(handlers.assistant)
-    opened, _, same, picked, _ = again.open(cid, alice)
+    opened, reopened_panel, same, picked, _ = again.open(cid, alice)
+    assert reopened_panel == panel  # the last answer's sources view, as it was
     assert title == listing["choices"][0][0]
     assert opened == chat and same == cid and picked == [] and again.open(cid, alice)[4] == title
     with pytest.raises(gr.Error, match="not yours"):

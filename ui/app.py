@@ -137,12 +137,12 @@ class Handlers:
             return
         try:
             if cid:
-                self.chats.add_turn(owner, cid, message, answer.to_dict(), chat[before:])
+                self.chats.add_turn(owner, cid, message, answer.to_dict(), chat[before:], panel)
             else:
                 raise NoSuchConversation("new")
         except NoSuchConversation:  # the first question (or the chat was deleted meanwhile)
             cid = self.chats.create(owner, message, picked or ())
-            self.chats.add_turn(owner, cid, message, answer.to_dict(), chat[before:])
+            self.chats.add_turn(owner, cid, message, answer.to_dict(), chat[before:], panel)
         title = self.chats.get(owner, cid).title
         yield chat, panel, "", cid, self.conversation_list(request, cid), title
 
@@ -160,7 +160,8 @@ class Handlers:
         except NoSuchConversation as err:
             raise gr.Error(str(err)) from None
         chat = [m for t in c.turns for m in t.shown]
-        return chat, sources_html(None), c.id, list(c.sources), c.title
+        panel = c.turns[-1].panel if c.turns and c.turns[-1].panel else sources_html(None)
+        return chat, panel, c.id, list(c.sources), c.title
 
     def new_chat(self, request: gr.Request = None):
         """An empty chat (stored when its first question is asked)."""

@@ -34,7 +34,8 @@ CREATE INDEX IF NOT EXISTS conversations_owner ON conversations(owner, updated);
 CREATE TABLE IF NOT EXISTS turns (
     conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
     n INTEGER NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL,
-    shown TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (conversation, n));
+    shown TEXT NOT NULL, created REAL NOT NULL, panel TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (conversation, n));
 CREATE TABLE IF NOT EXISTS feedback (
     id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, conversation TEXT,
     turn INTEGER, question TEXT NOT NULL, answer TEXT NOT NULL, rating TEXT NOT NULL,
@@ -48,12 +49,14 @@ class NoSuchConversation(SourcechatError):
 
 @dataclass(frozen=True)
 class Turn:
-    """One question and its answer (`ask --json` data) and the chat's rendering of it."""
+    """One question and its answer (`ask --json` data) and the chat's rendering of it
+    (its messages, and its sources view)."""
 
     n: int
     question: str
     answer: dict
     shown: list[dict]
+    panel: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class ChatStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
+            if "panel" not in columns:  # a file from before the sources view was kept
+                db.execute("ALTER TABLE turns ADD COLUMN panel TEXT NOT NULL DEFAULT ''")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
@@ -111,10 +117,11 @@ class ChatStore:
         """One of the owner's conversations with its turns."""
         with closing(self._connect()) as db:
             row = self._row(db, owner, cid)
-            turns = db.execute("SELECT n, question, answer, shown FROM turns WHERE "
+            turns = db.execute("SELECT n, question, answer, shown, panel FROM turns WHERE "
                                "conversation = ? ORDER BY n", (cid,)).fetchall()
         return Conversation(cid, row[0], tuple(json.loads(row[1])), row[2],
-                            [Turn(n, q, json.loads(a), json.loads(s)) for n, q, a, s in turns])
+                            [Turn(n, q, json.loads(a), json.loads(s), p)
+                             for n, q, a, s, p in turns])
 
     def rename(self, owner: str, cid: str, title: str) -> None:
         """Give a conversation a new title (one line; an empty title is refused)."""
@@ -133,15 +140,16 @@ class ChatStore:
                        (json.dumps(list(sources)), cid))
 
     def add_turn(self, owner: str, cid: str, question: str, answer: dict,
-                 shown: list[dict]) -> int:
+                 shown: list[dict], panel: str = "") -> int:
         """Append a question and its answer; returns the turn's number (1-based)."""
         now = time.time()
         with closing(self._connect()) as db, db:
             self._row(db, owner, cid)
             n = db.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM turns WHERE conversation = ?",
                            (cid,)).fetchone()[0]
-            db.execute("INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?)",
-                       (cid, n, question, json.dumps(answer), json.dumps(shown), now))
+            db.execute("INSERT INTO turns (conversation, n, question, answer, shown, created, "
+                       "panel) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (cid, n, question, json.dumps(answer), json.dumps(shown), now, panel))
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, cid))
         return n
 
