@@ -44,6 +44,15 @@ def viewer_assistant(tmp_path_factory):
     (docs / "notes.txt").write_text("Opening remarks about the island.\n\n" + "Filler line. " * 300
                                     + "\n\nThe lighthouse was built in 1887 by the harbour "
                                     "board.\n\nClosing words.\n")
+    (docs / "guide.md").write_text("# Guide\n\nThe ferry leaves at noon from pier 4.\n")
+    (docs / "page.html").write_text("<html><body><h1>Zoo</h1><p>The zoo feeds its otters "
+                                    "at three o'clock.</p><script>alert(1)</script></body></html>")
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph("Minutes of the meeting.")
+    d.add_paragraph("The committee approved the new budget of 40,000 euros.")
+    d.save(docs / "minutes.docx")
     (docs / "atlas.pdf").write_bytes(make_pdf([
         "Intro page about marsupials in general.",
         "Quokkas live on Rottnest Island near Perth.", "The end."]))
@@ -83,6 +92,21 @@ def test_a_pdf_citation_shows_its_page_image_with_the_words_marked(viewer_assist
     assert yellow > 500  # the cited words are marked on the rendered page
     whole = open_view(viewer_assistant.store, f"#view-{c.passage.id}")  # no spans: the chunk
     assert "<mark" in whole.html
+
+
+@pytest.mark.parametrize("question,name,cited", [
+    ("When does the ferry leave?", "guide.md", "ferry leaves at noon"),
+    ("When are the otters fed?", "page.html", "feeds its otters"),
+    ("What budget did the committee approve?", "minutes.docx", "budget of 40,000 euros"),
+])
+def test_every_format_opens_in_the_viewer(viewer_assistant, question, name, cited):
+    answer = viewer_assistant.ask(question)
+    c = answer.citations[0]
+    assert c.passage.name == name
+    view = open_view(viewer_assistant.store, view_ref(c.passage, c.spans))
+    assert f"{name}</b> · characters" in view.html
+    assert cited in re.search(r'<mark id="sc-focus">(.*?)</mark>', view.html).group(1)
+    assert "<script" not in view.html and view.download.name == name
 
 
 def test_a_stale_or_bad_link_says_so(viewer_assistant):
