@@ -484,10 +484,12 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
     Chroma server, several web chats (and ingests) can share it.
     """
     from filelock import Timeout
+    from starlette.middleware import Middleware
 
     from assistant import build_assistant
     from assistant.factory import serving_lock
     from ui.auth import logins
+    from ui.security import SecurityHeaders
 
     users = logins(settings, auth)
     if not settings.chroma_url:
@@ -512,4 +514,5 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
     app.launch(server_name=host, server_port=port, share=False, css=CSS, js=VIEWER_JS, quiet=True,
                footer_links=["api"], theme=gr.themes.Soft(), auth=users or None,
                auth_message="sourcechat: log in to chat with the documents.",
-               max_file_size=f"{settings.max_upload_mb:g}mb")
+               max_file_size=f"{settings.max_upload_mb:g}mb",
+               app_kwargs={"middleware": [Middleware(SecurityHeaders)]})
