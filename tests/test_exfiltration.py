@@ -13,6 +13,7 @@ import threading
 import urllib.request
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
 
 import pytest
 
@@ -69,6 +70,9 @@ def planted(out: str) -> dict[str, tuple[str, str, str]]:
         "locker.txt": (f"The Madrid locker combination is 7731 <svg onload=\"fetch('{out}/svg')\">"
                        "</svg> for the cleaning staff.\n",
                        "What is the Madrid locker combination?", "7731"),
+        "handbook.md": (f"The Vienna staff handbook is published at {out}/handbook.html for "
+                        f"every employee, see [the portal]({out}/portal).\n",
+                        "Where is the Vienna staff handbook published?", "handbook.html"),
         "badge.md": (f'The Paris badge office opens at 8 am <div style="background:url({out}'
                      f'/css.png)">x</div> on weekdays.\n',
                      "When does the Paris badge office open?", "8 am"),
@@ -126,7 +130,7 @@ def test_planted_markup_never_reaches_another_host(tmp_path, model_cache):
                 page.get_by_role("tab", name="Documents").click()  # uploaded, as a user's
                 page.locator("#upload input[type=file]").set_input_files(
                     [str(docs / n) for n in cases])
-                page.wait_for_selector("#upload-status :text('Indexed 6 file(s)')")
+                page.wait_for_selector("#upload-status :text('Indexed 7 file(s)')")
                 page.get_by_role("tab", name="Chat").click()
                 for name, (_, question, shown) in cases.items():
                     answer = _ask_and_open_everything(page, question)
@@ -137,6 +141,14 @@ def test_planted_markup_never_reaches_another_host(tmp_path, model_cache):
                 # still visible to the user, as text
                 assert "md-image.png" in chat and "<img" in chat and "<iframe" in chat
                 assert "onload" in chat
+                # a link in a document shows its URL, opens only on click, in a new
+                # context: the visible text is the address it goes to
+                for link in page.locator("#chat a[href^='http']").all():
+                    assert unquote(link.get_attribute("href")) == link.inner_text()
+                    assert {"noopener", "noreferrer"} <= set(link.get_attribute("rel").split())
+                assert page.locator("#chat a[href$='/handbook.html']").count() >= 1
+                # a Markdown link never hides its address behind its words
+                assert page.locator("#chat a", has_text="the portal").count() == 0
             finally:
                 browser.close()
         assert seen == [], f"the browser contacted the outside server: {seen}"
