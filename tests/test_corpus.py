@@ -75,12 +75,14 @@ def test_bad_files_are_reported_and_the_rest_loads(tmp_path):
     (tmp_path / "empty.txt").write_text("   \n")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02garbage" * 50)
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
-    (tmp_path / "image.png").write_bytes(b"\x89PNG")  # unsupported in a folder: skipped silently
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")  # an image, and OCR is off here
+    (tmp_path / "drawing.xcf").write_bytes(b"gimp")  # unsupported in a folder: skipped silently
     report = LoadReport()
     docs = list(load_documents([str(tmp_path), str(tmp_path / "missing.txt")], report))
     assert [d.metadata["title"] for d in docs] == ["Title"]
     reasons = {e.path.split("/")[-1]: e.reason for e in report.errors}
-    assert set(reasons) == {"empty.txt", "binary.txt", "broken.pdf", "missing.txt"}
+    assert set(reasons) == {"empty.txt", "binary.txt", "broken.pdf", "missing.txt", "image.png"}
+    assert "needs OCR, and OCR is off" in reasons["image.png"]
     assert "no text" in reasons["empty.txt"]
     assert "binary" in reasons["binary.txt"]
     assert "PDF" in reasons["broken.pdf"]

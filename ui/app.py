@@ -305,7 +305,8 @@ class Handlers:
         lines, paths, indexed = [], [], []
         for f in files or []:
             try:
-                path, msg = accept(f, self.uploads_dir, self.max_upload_mb, replace)
+                path, msg = accept(f, self.uploads_dir, self.max_upload_mb, replace,
+                                   ocr=self.assistant.settings.ocr)
             except OSError as err:
                 path, msg = None, f"{Path(str(f)).name}: cannot store it ({err.strerror})."
             lines.append(("✅ " if path else "❌ ") + msg)
@@ -319,6 +320,8 @@ class Handlers:
                                            on_progress=on_progress)
             for err in report.errors:
                 lines.append(f"❌ {Path(err.path).name}: {err.reason}.")
+            for source, notes in report.pages.items():
+                lines.append(f"ℹ️ {Path(source).name}: {notes.summary()}.")
             for dup, twin in report.duplicates:
                 lines.append(f"ℹ️ {Path(dup).name}: same content as {Path(twin).name}, "
                              "indexed once.")

@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--quiet", action="store_true", help="no progress bar")
     ing.add_argument("--sync", action="store_true",
                      help="also remove indexed files that are gone from the folders given")
+    ing.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     st = sub.add_parser("status", help="check that Chroma, the records and the keyword "
                         "index agree (counts and ids)")
@@ -162,8 +163,12 @@ def _run(args) -> int:
     assistant = build_assistant(settings)
 
     if args.command == "ingest":
-        report = assistant.ingest(args.paths or None, progress=not args.quiet, sync=args.sync)
-        _print_ingest(report, assistant.store.count())
+        report = assistant.ingest(args.paths or None,
+                                  progress=not (args.quiet or args.json), sync=args.sync)
+        if args.json:
+            print(json.dumps(ingest_json(report, assistant.store.count()), ensure_ascii=False))
+        else:
+            _print_ingest(report, assistant.store.count())
         return EXIT_OK if report.ok else EXIT_PARTIAL
 
     if args.command == "status":
@@ -206,7 +211,22 @@ def _run(args) -> int:
     return EXIT_ERROR
 
 
+def ingest_json(report, total: int) -> dict:
+    """The `sourcechat ingest --json` object."""
+    return {"indexed": report.indexed, "unchanged": report.unchanged,
+            "duplicates": [{"path": d, "same_as": t} for d, t in report.duplicates],
+            "removed": report.removed,
+            "errors": [{"path": e.path, "reason": e.reason} for e in report.errors],
+            "pages": {s: {"ocr": n.read_by_ocr, "empty": n.no_text, "summary": n.summary()}
+                      for s, n in report.pages.items()},
+            "chunks_added": report.chunks_added, "chunks_kept": report.chunks_kept,
+            "chunks_removed": report.chunks_removed, "repaired": report.repaired,
+            "seconds": round(report.seconds, 2), "chunks_in_index": total}
+
+
 def _print_ingest(report, total: int) -> None:
+    for source, notes in report.pages.items():
+        print(f"note: {source}: {notes.summary()}", file=sys.stderr)
     for err in report.errors:
         print(f"skipped: {err}", file=sys.stderr)
     for dup, twin in report.duplicates:

@@ -16,6 +16,8 @@ import unicodedata
 from pathlib import Path
 
 from corpus import SUPPORTED_SUFFIXES, LoadError, load_file
+from corpus.loaders import OCR_OFF, check_image
+from corpus.ocr import IMAGE_SUFFIXES
 
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
 _PLACING = threading.Lock()  # web chat users upload from several threads at once
@@ -29,9 +31,10 @@ def safe_name(name: str) -> str:
 
 
 def accept(upload: str | Path, uploads_dir: Path, max_mb: float,
-           replace: bool = False) -> tuple[Path | None, str]:
+           replace: bool = False, ocr: bool | None = None) -> tuple[Path | None, str]:
     """Check one uploaded file and store it; returns (stored path or None, message).
-    `replace`: a stored file of the same name is replaced instead of kept beside it."""
+    `replace`: a stored file of the same name is replaced instead of kept beside it.
+    `ocr` (the setting): scans and images are accepted (the ingest reads them by OCR)."""
     src = Path(upload)
     name = safe_name(getattr(upload, "orig_name", None) or src.name)
     suffix = Path(name).suffix.lower()
@@ -50,7 +53,13 @@ def accept(upload: str | Path, uploads_dir: Path, max_mb: float,
         try:
             load_file(staged)  # corrupt, empty, encrypted... -> LoadError before the index
         except LoadError as err:
-            return None, f"{name}: {err.reason}."
+            if not (ocr and OCR_OFF in err.reason):
+                return None, f"{name}: {err.reason}."
+            try:  # only OCR can read it: the ingest will (and report what it found)
+                if suffix in IMAGE_SUFFIXES:
+                    check_image(staged)
+            except LoadError as bad:
+                return None, f"{name}: {bad.reason}."
         return _place(staged, uploads_dir / name, replace)
     finally:
         staged.unlink(missing_ok=True)

@@ -1,0 +1,93 @@
+"""Reading text from pictures of pages: scanned PDF pages and image files, offline.
+
+The engine is RapidOCR on onnxruntime (`rapidocr-onnxruntime`, whose wheel carries its
+PP-OCR detection and recognition models: nothing is downloaded). It loads on the first
+page that needs it, once per process. A page is rendered (pypdfium2) and read one at a
+time, so memory stays flat however many pages a scan has.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+RENDER_SCALE = 200 / 72   # PDF points -> pixels: 200 dpi, where PP-OCR keeps word gaps
+MIN_PAGE_CHARS = 20       # a PDF page whose text layer has fewer characters is read by OCR
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
+_ENGINE = None
+_ENGINE_LOCK = threading.Lock()
+
+
+class OCRUnavailable(Exception):
+    """The OCR engine is not installed (the message says what to do)."""
+
+
+def _engine():
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except ImportError:
+                raise OCRUnavailable(
+                    "reading it needs OCR, and rapidocr-onnxruntime is not installed (`pip "
+                    "install --no-deps rapidocr-onnxruntime==1.4.4`, or SOURCECHAT_OCR=false)"
+                ) from None
+            _ENGINE = RapidOCR()
+        return _ENGINE
+
+
+class PageReader:
+    """Reads the text of a page image (a PIL image), lines in reading order."""
+
+    def __init__(self, on_page: Callable[[str], None] | None = None):
+        self.on_page = on_page  # told "page 3/40" as pages are read (progress)
+
+    def read(self, image) -> str:
+        """The text on an image: its lines, top to bottom, left to right."""
+        result, _ = _engine()(np.asarray(image.convert("RGB")))
+        if not result:
+            return ""
+        # box: four corners; sort by the top edge, then by the left edge, in line bands
+        lines = sorted(((min(p[1] for p in box), min(p[0] for p in box), text)
+                        for box, text, _score in result), key=lambda r: (r[0], r[1]))
+        out: list[list[tuple[float, str]]] = []
+        band_top = None
+        for top, left, text in lines:
+            if band_top is not None and abs(top - band_top) < 12:
+                out[-1].append((left, text))
+            else:
+                out.append([(left, text)])
+                band_top = top
+        return "\n".join(" ".join(t for _, t in sorted(row)) for row in out)
+
+    def pdf_pages(self, path: Path, pages: list[int]) -> Iterator[tuple[int, str]]:
+        """(page number, text) for the given 1-based pages of a PDF, read by OCR."""
+        import pypdfium2 as pdfium
+
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            for i, number in enumerate(pages, 1):
+                if self.on_page:
+                    self.on_page(f"{path.name}: OCR page {number} ({i}/{len(pages)})")
+                page = pdf[number - 1]
+                image = page.render(scale=RENDER_SCALE).to_pil()
+                page.close()
+                yield number, self.read(image)
+        finally:
+            pdf.close()
+
+    def image_pages(self, path: Path) -> Iterator[tuple[int, str]]:
+        """(frame number, text) for an image file (a multi-page TIFF has several)."""
+        from PIL import Image, ImageSequence
+
+        with Image.open(path) as image:
+            frames = list(range(getattr(image, "n_frames", 1)))
+            for number, frame in enumerate(ImageSequence.Iterator(image), 1):
+                if self.on_page and len(frames) > 1:
+                    self.on_page(f"{path.name}: OCR page {number}/{len(frames)}")
+                yield number, self.read(frame)
