@@ -20,13 +20,15 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
+from corpus import office
 from corpus.errors import LoadError
 from corpus.ocr import IMAGE_SUFFIXES, MIN_PAGE_CHARS, OCRUnavailable, PageReader
+from corpus.office import OFFICE_SUFFIXES
 
 _ENCRYPTED = "encrypted PDF (remove the password, then add it again)"
 OCR_OFF = "OCR is off"  # in the reason of a file that only OCR could read
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx",
-                      *IMAGE_SUFFIXES)
+                      *OFFICE_SUFFIXES, *IMAGE_SUFFIXES)
 
 
 @dataclass
@@ -138,6 +140,8 @@ def load_file(path: Path, ocr: PageReader | None = None,
             docs = _load_pdf(path, ocr, notes)
         elif suffix in IMAGE_SUFFIXES:
             docs = _load_image(path, ocr, notes)
+        elif suffix in OFFICE_SUFFIXES:
+            docs = _load_office(path, suffix)
         elif suffix in (".html", ".htm"):
             docs = [_load_html(path)]
         elif suffix == ".docx":
@@ -217,6 +221,10 @@ def _load_html(path: Path) -> Document:
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe"]):
         tag.decompose()
+    for table in reversed(soup.find_all("table")):  # inner tables first
+        rows = [[cell.get_text(" ", strip=True) for cell in tr.find_all(["th", "td"])]
+                for tr in table.find_all("tr")]
+        table.replace_with("\n" + "\n".join(office.row_lines(rows)) + "\n")
     lines = (line.strip() for line in soup.get_text("\n").splitlines())
     text = "\n".join(line for line in lines if line)
     return _doc(text, path, None, title)
@@ -239,6 +247,23 @@ def _load_pdf(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Docu
                             f"({type(err).__name__})") from None
     notes.no_text.extend(d.metadata["page"] for d in docs if not d.page_content.strip())
     return docs
+
+
+def _load_office(path: Path, suffix: str) -> list[Document]:
+    try:
+        if suffix == ".csv":
+            units = office.read_csv(decode_text(path.read_bytes(), str(path)))
+        elif suffix == ".rtf":
+            units = office.read_rtf(decode_text(path.read_bytes(), str(path)))
+        else:
+            units = {".pptx": office.read_pptx, ".xlsx": office.read_xlsx,
+                     ".epub": office.read_epub, ".odt": office.read_odt}[suffix](path)
+    except (LoadError, PermissionError):
+        raise
+    except Exception as err:  # each library raises its own zoo on a broken file
+        raise LoadError(str(path), f"corrupt, unreadable or password-protected {suffix} file "
+                        f"({type(err).__name__})") from None
+    return [_doc(text, path, page, None) for page, text in units]
 
 
 def _load_image(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Document]:
@@ -294,11 +319,19 @@ def _load_docx(path: Path) -> Document:
     import zipfile
 
     import docx
+    from docx.table import Table as DocxTable
 
     try:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError) as err:
         raise LoadError(str(path), f"corrupt or unreadable .docx ({type(err).__name__})") from None
-    text = "\n\n".join(p.text for p in document.paragraphs if p.text.strip())
+    parts = []
+    for block in document.iter_inner_content():  # paragraphs and tables, in order
+        if isinstance(block, DocxTable):
+            rows = [[cell.text for cell in row.cells] for row in block.rows]
+            parts.append("\n".join(office.row_lines(rows)))
+        elif block.text.strip():
+            parts.append(block.text)
+    text = "\n\n".join(p for p in parts if p)
     title = document.core_properties.title or None
     return _doc(text, path, None, title)

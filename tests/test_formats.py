@@ -1,0 +1,225 @@
+"""Slides, spreadsheets, CSV, e-books, OpenDocument and RTF, each file made by its own
+library here: read with their positions (slide, sheet and row, chapter), answered with a
+citation that carries them, and broken ones reported in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corpus import LoadError, load_file
+
+REGIONS = ["North", "South", "East", "West"]
+
+
+def revenue_rows() -> list[tuple]:
+    """25 years of made-up revenue: the answer to one question is one cell."""
+    return [(year, f"{1.1 + 0.3 * (year - 1997):.1f} million euros", REGIONS[year % 4])
+            for year in range(1997, 2022)]
+
+
+def make_pptx(path: Path) -> Path:
+    from pptx import Presentation
+
+    deck = Presentation()
+    for title, body, notes in (
+            ("Harbour review", "Overview of the year.", ""),
+            ("Lighthouse", "The lighthouse keeper retired in 1998.",
+             "The new keeper is called Ana Lobo."),
+            ("Outlook", "Dredging starts next spring.", "")):
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    deck.save(path)
+    return path
+
+
+def make_xlsx(path: Path) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    intro = book.active
+    intro.title = "About"
+    intro.append(["Note"])
+    intro.append(["Figures from the harbour office."])
+    sheet = book.create_sheet("Revenue")
+    sheet.append(["Year", "Revenue", "Region"])
+    for row in revenue_rows():
+        sheet.append(list(row))
+    book.save(path)
+    return path
+
+
+def make_epub(path: Path) -> Path:
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("sourcechat-test")
+    book.set_title("The Quuxville Chronicle")
+    book.set_language("en")
+    chapters = []
+    for i, text in enumerate(["The town was founded by fishermen.",
+                              "The great storm of 1911 destroyed the old pier.",
+                              "A new pier opened in 1925."], 1):
+        chapter = epub.EpubHtml(title=f"Chapter {i}", file_name=f"ch{i}.xhtml", lang="en")
+        chapter.content = f"<html><body><h1>Chapter {i}</h1><p>{text}</p></body></html>"
+        book.add_item(chapter)
+        chapters.append(chapter)
+    book.toc = chapters
+    book.spine = chapters
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    epub.write_epub(str(path), book)
+    return path
+
+
+def make_odt(path: Path) -> Path:
+    from odf.opendocument import OpenDocumentText
+    from odf.text import H, P
+
+    document = OpenDocumentText()
+    document.text.addElement(H(outlinelevel=1, text="Ferry timetable"))
+    document.text.addElement(P(text="The first ferry to Rottnest leaves at 7:15."))
+    document.text.addElement(P(text="The last ferry returns at 18:40."))
+    document.save(str(path))
+    return path
+
+
+def make_rtf(path: Path) -> Path:
+    path.write_text(r"{\rtf1\ansi{\fonttbl\f0\fswiss Helvetica;}\f0\pard "
+                    r"The museum opens at {\b ten o'clock} on Sundays.\par "
+                    r"Entry is free for children.\par}")
+    return path
+
+
+def make_csv(path: Path) -> Path:
+    path.write_text("Year;Revenue;Region\n" + "".join(f"{y};{r};{g}\n"
+                                                       for y, r, g in revenue_rows()))
+    return path
+
+
+def make_docx_table(path: Path) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Revenue of the harbour office, by year.")
+    table = document.add_table(rows=1, cols=3)
+    for cell, name in zip(table.rows[0].cells, ("Year", "Revenue", "Region"), strict=True):
+        cell.text = name
+    for row in revenue_rows():
+        for cell, value in zip(table.add_row().cells, row, strict=True):
+            cell.text = str(value)
+    document.add_paragraph("Figures are audited every spring.")
+    document.save(path)
+    return path
+
+
+def make_html_table(path: Path) -> Path:
+    rows = "".join(f"<tr><td>{y}</td><td>{r}</td><td>{g}</td></tr>"
+                   for y, r, g in revenue_rows())
+    path.write_text("<html><body><h1>Revenue</h1><table><thead><tr><th>Year</th>"
+                    f"<th>Revenue</th><th>Region</th></tr></thead><tbody>{rows}</tbody></table>"
+                    "<p>Source: the harbour office.</p></body></html>")
+    return path
+
+
+def test_tables_in_docx_and_html_keep_rows_and_headers(tmp_path):
+    for doc in (load_file(make_docx_table(tmp_path / "table.docx"))[0],
+                load_file(make_html_table(tmp_path / "table.html"))[0]):
+        lines = doc.page_content.splitlines()
+        assert "Columns: Year | Revenue | Region" in lines
+        assert "Row 2: Year: 1997 | Revenue: 1.1 million euros | Region: South" in lines
+        assert "Row 26: Year: 2021 | Revenue: 8.3 million euros | Region: South" in lines
+        assert sum(line.startswith("Row ") for line in lines) == 25
+        assert lines[-1] in ("Figures are audited every spring.", "Source: the harbour office.")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("formats")
+    return {"pptx": make_pptx(root / "review.pptx"), "xlsx": make_xlsx(root / "figures.xlsx"),
+            "epub": make_epub(root / "chronicle.epub"), "odt": make_odt(root / "ferry.odt"),
+            "rtf": make_rtf(root / "museum.rtf"), "csv": make_csv(root / "revenue.csv")}
+
+
+def test_each_format_keeps_its_positions(files):
+    slides = load_file(files["pptx"])
+    assert [d.metadata["page"] for d in slides] == [1, 2, 3]
+    assert slides[1].page_content == ("Lighthouse\n\nThe lighthouse keeper retired in 1998.\n\n"
+                                      "Notes: The new keeper is called Ana Lobo.")
+    sheets = load_file(files["xlsx"])
+    assert [d.metadata["page"] for d in sheets] == [1, 2]
+    lines = sheets[1].page_content.splitlines()
+    assert lines[:2] == ["Sheet: Revenue", "Columns: Year | Revenue | Region"]
+    assert "Row 26: Year: 2021 | Revenue: 8.3 million euros | Region: South" in lines
+    assert len(lines) == 27  # every one of the 25 rows, each with its headers
+    chapters = load_file(files["epub"])
+    assert [(d.metadata["page"], d.page_content.splitlines()[-1]) for d in chapters] == [
+        (1, "The town was founded by fishermen."),
+        (2, "The great storm of 1911 destroyed the old pier."), (3, "A new pier opened in 1925.")]
+    assert load_file(files["odt"])[0].page_content == (
+        "Ferry timetable\n\nThe first ferry to Rottnest leaves at 7:15.\n\n"
+        "The last ferry returns at 18:40.")
+    assert "The museum opens at ten o'clock on Sundays." in load_file(files["rtf"])[0].page_content
+    csv_lines = load_file(files["csv"])[0].page_content.splitlines()
+    assert csv_lines[0] == "Columns: Year | Revenue | Region"
+    assert csv_lines[-1] == "Row 26: Year: 2021 | Revenue: 8.3 million euros | Region: South"
+
+
+@pytest.mark.parametrize("suffix", [".pptx", ".xlsx", ".epub", ".odt"])
+def test_corrupt_and_empty_office_files_are_one_line(tmp_path, suffix):
+    broken = tmp_path / f"broken{suffix}"
+    broken.write_bytes(b"PK\x03\x04 this is not a real archive" * 10)
+    with pytest.raises(LoadError, match=f"corrupt, unreadable or password-protected "
+                                        f"\\{suffix} file"):
+        load_file(broken)
+
+
+def test_empty_and_huge_blank_spreadsheets(tmp_path):
+    from openpyxl import Workbook
+
+    empty = tmp_path / "empty.xlsx"
+    Workbook().save(empty)
+    with pytest.raises(LoadError, match="no text found"):
+        load_file(empty)
+    sparse = tmp_path / "sparse.xlsx"
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Item", "Count"])
+    sheet.append(["Anchors", 12])
+    sheet.cell(row=1000, column=1000, value=" ")  # a million cells, all blank
+    book.save(sparse)
+    (doc,) = load_file(sparse)
+    assert doc.page_content == ("Sheet: Sheet\nColumns: Item | Count\n"
+                                "Row 2: Item: Anchors | Count: 12")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(LoadError, match="no text found"):
+        load_file(tmp_path / "empty.csv")
+
+
+@pytest.mark.slow
+def test_each_format_is_answered_with_a_citation_to_its_place(files, tmp_path):
+    from assistant import Settings, build_assistant
+
+    a = build_assistant(Settings(data_dir=tmp_path / "data", llm="extractive"))
+    report = a.ingest([str(p) for p in files.values()], progress=False)
+    assert report.ok and len(report.indexed) == 6
+    for question, file, page, cited in (
+            ("What is the new keeper called?", "pptx", 2, "Ana Lobo"),
+            ("What was the revenue in 2021?", "xlsx", 2,
+             "Row 26: Year: 2021 | Revenue: 8.3 million euros"),
+            ("When did the great storm destroy the old pier?", "epub", 2, "1911"),
+            ("When does the first ferry to Rottnest leave?", "odt", None, "7:15"),
+            ("When does the museum open on Sundays?", "rtf", None, "ten o'clock")):
+        answer = a.ask(question, sources=[str(files[file])])
+        assert answer.found, question
+        c = answer.citations[0]
+        assert (c.passage.source, c.passage.page) == (str(files[file]), page), question
+        quoted = " ".join(c.passage.text[s:e] for s, e in c.spans) or c.passage.text
+        assert cited in quoted, (question, quoted)
+    # a table question across both tables: the row is cited, from the sheet or the CSV
+    answer = a.ask("What was the revenue in 2019?")
+    assert answer.found and "Row 24: Year: 2019 | Revenue: 7.7 million euros" in answer.text
