@@ -113,6 +113,23 @@ class Assistant:
         self._refresh_keywords()
         return report
 
+    def watch(self, folders: Sequence[str | Path], on_report=None,
+              stop: threading.Event | None = None) -> None:
+        """Keep the index in step with `folders` (blocks until `stop` is set): each batch
+        of changes is one incremental ingest with `sync`; `on_report(report)` after each."""
+        from corpus import SUPPORTED_SUFFIXES
+        from index.watch import keep_in_step
+
+        roots = [Path(f).expanduser().resolve() for f in folders]
+
+        def sync(_changed: set[str]) -> None:
+            report = self.ingest(roots, progress=False, sync=True)
+            if on_report is not None:
+                on_report(report)
+
+        keep_in_step(roots, sync, self.settings.watch_debounce_ms, SUPPORTED_SUFFIXES,
+                     ignore=[Path(self.settings.data_dir)], stop=stop)
+
     def _refresh_keywords(self) -> None:
         """After a write: the writer waits for the keyword index to catch up, so its next
         question finds what it added (other users search the previous version meanwhile)."""

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
                             "and recorded together).")
     max_file_mb: float = Field(100.0, gt=0, description="Larger files are skipped with a message "
                                "(never read).")
+    watch_debounce_ms: int = Field(1500, ge=50, description="`--watch`: changes are indexed "
+                                   "once the folders have been quiet this many milliseconds "
+                                   "(quick saves of a file: one re-index).")
     ocr: bool = Field(True, description="Read scanned PDF pages (no text layer) and image files "
                       "(png, jpg, tiff, ...) by OCR, offline (rapidocr-onnxruntime).")
     min_relevance: float = Field(

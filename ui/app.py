@@ -473,18 +473,43 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
     return app
 
 
+def _watch_in_background(assistant: Assistant, folders: list[Path]) -> None:
+    """Index the folders now, then keep them in step from a thread; the chat answers
+    throughout (searches see the previous version until a batch is written)."""
+    import threading
+
+    def report(r) -> None:
+        changed = len(r.indexed) + len(r.removed) + len(r.errors)
+        if changed:
+            print(f"sourcechat: watch: {len(r.indexed)} indexed, {len(r.removed)} removed, "
+                  f"{len(r.errors)} failed ({r.chunks_added} passages added)", flush=True)
+        for err in r.errors:
+            print(f"sourcechat: watch: skipped {err}", flush=True)
+
+    def run() -> None:
+        try:
+            report(assistant.ingest(folders, progress=False, sync=True))
+            print(f"sourcechat: watching {len(folders)} folder(s) for changes", flush=True)
+            assistant.watch(folders, report)
+        except Exception:  # the chat goes on; the log says why watching stopped
+            log.exception("watching the folders stopped")
+
+    threading.Thread(target=run, name="sourcechat-watch", daemon=True).start()
+
+
 def _backend_choices(configured: str) -> list[str]:
     """The dropdown's choices: the configured backend, embedded, extractive."""
     return list(dict.fromkeys([configured, "embedded", "extractive"]))
 
 
 def serve(settings, host: str = "127.0.0.1", port: int = 7860,
-          auth: list[str] | None = None) -> None:
+          auth: list[str] | None = None, watch: list[str] | None = None) -> None:
     """Start the web chat (indexing the sample corpus first if the index is empty).
 
     With logins (`auth`, SOURCECHAT_AUTH, SOURCECHAT_AUTH_FILE) the page and its API
     answer only after a login. An on-disk index is held by this one process; with a
-    Chroma server, several web chats (and ingests) can share it.
+    Chroma server, several web chats (and ingests) can share it. `watch`: folders kept
+    in step with the index while serving (indexed first, then as files change).
     """
     from filelock import Timeout
     from starlette.middleware import Middleware
@@ -503,8 +528,14 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
             raise SourcechatError(f"Another web chat already serves the index in "
                                   f"{settings.data_dir}: use it, give --data-dir, or share a "
                                   "Chroma server (--chroma-url).") from None
+    folders = [Path(f).expanduser().resolve() for f in watch or []]
+    for folder in folders:
+        if not folder.is_dir():
+            raise SourcechatError(f"--watch: {folder} is not a folder; give folders to watch.")
     assistant = build_assistant(settings)
     assistant.ensure_indexed(progress=True)
+    if folders:
+        _watch_in_background(assistant, folders)
     if assistant.retriever.keyword is not None:  # other writers' changes, found meanwhile
         assistant.retriever.keyword.follow()
     app = build_app(assistant, settings.max_upload_mb)

@@ -35,6 +35,9 @@ def parser() -> argparse.ArgumentParser:
     ing.add_argument("--sync", action="store_true",
                      help="also remove indexed files that are gone from the folders given")
     ing.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    ing.add_argument("--watch", action="store_true",
+                     help="then keep watching the folders: added, changed, renamed and "
+                     "deleted files are indexed as they happen (implies --sync; Ctrl-C stops)")
 
     st = sub.add_parser("status", help="check that Chroma, the records and the keyword "
                         "index agree (counts and ids)")
@@ -88,6 +91,8 @@ def parser() -> argparse.ArgumentParser:
                      help="require this login (repeatable; env SOURCECHAT_AUTH)")
     srv.add_argument("--auth-file", metavar="PATH",
                      help="logins, one USER:PASS per line (env SOURCECHAT_AUTH_FILE)")
+    srv.add_argument("--watch", action="append", metavar="FOLDER",
+                     help="keep the index in step with this folder while serving (repeatable)")
     return p
 
 
@@ -150,7 +155,7 @@ def _run(args) -> int:
     if args.command == "serve":
         from ui.app import serve  # gradio loads only for `serve`
 
-        serve(settings, host=args.host, port=args.port, auth=args.auth)
+        serve(settings, host=args.host, port=args.port, auth=args.auth, watch=args.watch)
         return EXIT_OK
     if args.command == "eval":
         return _eval(settings, args)
@@ -162,6 +167,8 @@ def _run(args) -> int:
         check_not_served(settings)
     assistant = build_assistant(settings)
 
+    if args.command == "ingest" and args.watch:
+        return _watch(assistant, args)
     if args.command == "ingest":
         report = assistant.ingest(args.paths or None,
                                   progress=not (args.quiet or args.json), sync=args.sync)
@@ -209,6 +216,40 @@ def _run(args) -> int:
         print(f"removed {source} ({n} chunks)")
         return EXIT_OK
     return EXIT_ERROR
+
+
+def _watch(assistant, args) -> int:
+    """`ingest --watch`: index the folders, then keep them in step until Ctrl-C."""
+    folders = watch_folders(args.paths)
+    report = assistant.ingest(folders, progress=not (args.quiet or args.json), sync=True)
+    _show(report, assistant, args.json)
+    print(f"watching {len(folders)} folder(s) for changes; Ctrl-C stops", file=sys.stderr,
+          flush=True)
+    try:
+        assistant.watch(folders, lambda r: _show(r, assistant, args.json))
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+def watch_folders(paths: list[str]) -> list[str]:
+    """The folders to watch: each must exist and be a folder."""
+    if not paths:
+        raise SourcechatError("--watch needs the folders to watch: sourcechat ingest --watch "
+                              "FOLDER...")
+    for p in paths:
+        if not Path(p).expanduser().is_dir():
+            raise SourcechatError(f"--watch: {p} is not a folder; give folders to watch.")
+    return [str(Path(p).expanduser().resolve()) for p in paths]
+
+
+def _show(report, assistant, as_json: bool) -> None:
+    total = assistant.store.count()
+    if as_json:
+        print(json.dumps(ingest_json(report, total), ensure_ascii=False), flush=True)
+    else:
+        _print_ingest(report, total)
+        sys.stdout.flush()
 
 
 def ingest_json(report, total: int) -> dict:
