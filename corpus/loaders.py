@@ -232,6 +232,8 @@ def _load_html(path: Path) -> Document:
 
 def _load_pdf(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Document]:
     docs = _load_pdf_text(path)
+    for number, text in _pdf_tables(path).items():  # pages with ruled tables, as rows
+        docs[number - 1].page_content = _doc(text, path, number, None).page_content
     scanned = [d.metadata["page"] for d in docs if len(d.page_content.strip()) < MIN_PAGE_CHARS]
     if scanned and ocr is not None:
         by_page = {d.metadata["page"]: d for d in docs}
@@ -264,6 +266,37 @@ def _load_office(path: Path, suffix: str) -> list[Document]:
         raise LoadError(str(path), f"corrupt, unreadable or password-protected {suffix} file "
                         f"({type(err).__name__})") from None
     return [_doc(text, path, page, None) for page, text in units]
+
+
+def _pdf_tables(path: Path) -> dict[int, str]:
+    """{page: text} for the pages where pdfplumber finds ruled tables: the text around
+    them as it reads, each table as row lines with its headers (office.row_lines).
+    Any failure leaves the pages as pypdf read them."""
+    import pdfplumber
+
+    out: dict[int, str] = {}
+    try:
+        with pdfplumber.open(str(path)) as pdf:
+            for number, page in enumerate(pdf.pages, 1):
+                if not (page.lines or page.rects):  # no rules drawn: no ruled table
+                    continue
+                tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
+                if not tables:
+                    continue
+                parts, top = [], 0.0
+                for table in tables:
+                    x0, t_top, x1, t_bottom = table.bbox
+                    if t_top > top:
+                        parts.append(page.crop((0, top, page.width, t_top)).extract_text())
+                    parts.append("\n".join(office.row_lines(table.extract())))
+                    top = max(top, t_bottom)
+                if top < page.height:
+                    parts.append(page.crop((0, top, page.width, page.height)).extract_text())
+                out[number] = "\n".join(p.strip() for p in parts if p and p.strip())
+                page.flush_cache()
+    except Exception:  # pdfminer's failures on odd files: the text layer stays as it was
+        return {}
+    return out
 
 
 def _load_image(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Document]:

@@ -32,3 +32,49 @@ def make_pdf(pages: list[str]) -> bytes:
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1, xref)
     return bytes(out)
+
+
+def make_table_pdf(title: str, header: list[str], rows: list[list[str]], after: str) -> bytes:
+    """A one-page PDF: a title line, a ruled table (grid lines, one text per cell), and a
+    line after it; Helvetica 9 pt, 14 pt rows (a page holds about 45 rows)."""
+    col_w, row_h, left, top = 150, 14, 60, 740
+    ops = [f"BT /F1 12 Tf {left} {top + 20} Td ({_pdf_text(title)}) Tj ET"]
+    table = [header, *rows]
+    n_cols = len(header)
+    bottom = top - row_h * len(table)
+    for i in range(len(table) + 1):  # horizontal rules
+        y = top - row_h * i
+        ops.append(f"{left} {y} m {left + col_w * n_cols} {y} l S")
+    for j in range(n_cols + 1):  # vertical rules
+        x = left + col_w * j
+        ops.append(f"{x} {top} m {x} {bottom} l S")
+    for i, row in enumerate(table):
+        for j, cell in enumerate(row):
+            ops.append(f"BT /F1 9 Tf {left + col_w * j + 4} {top - row_h * (i + 1) + 4} Td "
+                       f"({_pdf_text(cell)}) Tj ET")
+    ops.append(f"BT /F1 12 Tf {left} {bottom - 24} Td ({_pdf_text(after)}) Tj ET")
+    stream = "\n".join(ops).encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _pdf_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from corpus import LoadError, load_file
+from tests.files import make_table_pdf
 
 REGIONS = ["North", "South", "East", "West"]
 
@@ -126,21 +127,32 @@ def make_html_table(path: Path) -> Path:
     return path
 
 
-def test_tables_in_docx_and_html_keep_rows_and_headers(tmp_path):
+def make_pdf_table(path: Path) -> Path:
+    path.write_bytes(make_table_pdf("Harbour revenue by year", ["Year", "Revenue", "Region"],
+                                    [[str(c) for c in row] for row in revenue_rows()],
+                                    "Figures are audited every spring."))
+    return path
+
+
+def test_tables_in_docx_html_and_pdf_keep_rows_and_headers(tmp_path):
     for doc in (load_file(make_docx_table(tmp_path / "table.docx"))[0],
-                load_file(make_html_table(tmp_path / "table.html"))[0]):
+                load_file(make_html_table(tmp_path / "table.html"))[0],
+                load_file(make_pdf_table(tmp_path / "table.pdf"))[0]):
         lines = doc.page_content.splitlines()
         assert "Columns: Year | Revenue | Region" in lines
         assert "Row 2: Year: 1997 | Revenue: 1.1 million euros | Region: South" in lines
         assert "Row 26: Year: 2021 | Revenue: 8.3 million euros | Region: South" in lines
         assert sum(line.startswith("Row ") for line in lines) == 25
         assert lines[-1] in ("Figures are audited every spring.", "Source: the harbour office.")
+    assert load_file(tmp_path / "table.pdf")[0].page_content.startswith(
+        "Harbour revenue by year\nColumns: Year | Revenue | Region\nRow 2: Year: 1997")
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     root = tmp_path_factory.mktemp("formats")
-    return {"pptx": make_pptx(root / "review.pptx"), "xlsx": make_xlsx(root / "figures.xlsx"),
+    return {"pdf": make_pdf_table(root / "revenue-table.pdf"),
+            "pptx": make_pptx(root / "review.pptx"), "xlsx": make_xlsx(root / "figures.xlsx"),
             "epub": make_epub(root / "chronicle.epub"), "odt": make_odt(root / "ferry.odt"),
             "rtf": make_rtf(root / "museum.rtf"), "csv": make_csv(root / "revenue.csv")}
 
@@ -206,11 +218,13 @@ def test_each_format_is_answered_with_a_citation_to_its_place(files, tmp_path):
 
     a = build_assistant(Settings(data_dir=tmp_path / "data", llm="extractive"))
     report = a.ingest([str(p) for p in files.values()], progress=False)
-    assert report.ok and len(report.indexed) == 6
+    assert report.ok and len(report.indexed) == 7
     for question, file, page, cited in (
             ("What is the new keeper called?", "pptx", 2, "Ana Lobo"),
             ("What was the revenue in 2021?", "xlsx", 2,
              "Row 26: Year: 2021 | Revenue: 8.3 million euros"),
+            ("What was the revenue in 2004?", "pdf", 1,
+             "Row 9: Year: 2004 | Revenue: 3.2 million euros"),
             ("When did the great storm destroy the old pier?", "epub", 2, "1911"),
             ("When does the first ferry to Rottnest leave?", "odt", None, "7:15"),
             ("When does the museum open on Sundays?", "rtf", None, "ten o'clock")):
