@@ -161,7 +161,8 @@ class Handlers:
             raise gr.Error(str(err)) from None
         chat = [m for t in c.turns for m in t.shown]
         panel = c.turns[-1].panel if c.turns and c.turns[-1].panel else sources_html(None)
-        return chat, panel, c.id, list(c.sources), c.title
+        known = {s for s, _, _ in self.assistant.sources()}  # a document removed since: unpicked
+        return chat, panel, c.id, [s for s in c.sources if s in known], c.title
 
     def new_chat(self, request: gr.Request = None):
         """An empty chat (stored when its first question is asked)."""
@@ -214,7 +215,10 @@ class Handlers:
         if not cid:
             return "Feedback is kept for saved answers: ask a question first."
         owner = _owner(request)
-        c = self.chats.get(owner, cid)
+        try:
+            c = self.chats.get(owner, cid)
+        except NoSuchConversation as err:
+            return str(err)
         index = data.index if isinstance(data.index, int) else data.index[0]
         seen = 0
         for turn in c.turns:
