@@ -85,8 +85,21 @@ def ingest(
         report.errors.extend(load_report.errors)
         chunker = f"{chunk_size}/{chunk_overlap}/{CHUNKER_VERSION}"
         with _Progress(len(files), enabled=progress) as bar:
-            if ocr is not None:
-                ocr.on_page = bar.note  # a long scan shows its progress page by page
+            if ocr is not None:  # a long scan shows its progress page by page
+                done, tell = [0], on_progress
+
+                def page_progress(text: str) -> None:
+                    bar.note(text)
+                    if tell:
+                        tell(done[0], len(files), text)
+
+                def file_progress(n: int, total: int, name: str) -> None:
+                    done[0] = n
+                    if tell:
+                        tell(n, total, name)
+
+                ocr.on_page = page_progress
+                on_progress = file_progress
             changed = _changed_files(files, store, report, bar, on_progress, chunker,
                                      chunk_size=chunk_size, chunk_overlap=chunk_overlap,
                                      max_bytes=int(max_file_mb * 2**20), ocr=ocr)

@@ -106,8 +106,10 @@ def test_the_web_upload_accepts_scans_and_says_what_ocr_read(files, tmp_path):
     from ui.app import Handlers
 
     h = Handlers(build_assistant(Settings(data_dir=tmp_path / "ui", llm="extractive")))
+    shown = []
     status, *_ = h.upload([str(files / "harbour-scan.pdf"), str(files / "broken.jpg")],
-                          progress=lambda *a, **k: None)
+                          progress=lambda *a, **k: shown.append(k.get("desc", "")))
+    assert "Indexing harbour-scan.pdf: OCR page 2 (2/3)" in shown  # progress page by page
     lines = status.split("\n\n")
     assert "✅ harbour-scan.pdf: added." in lines
     assert any(line.startswith("❌ broken.jpg: corrupt or unreadable image") for line in lines)
