@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from langchain_core.documents import Document
+from PIL import Image
 
 from corpus import office
 from corpus.errors import LoadError
@@ -123,7 +124,8 @@ def check_image(path: Path) -> None:
     try:
         with Image.open(path) as image:
             image.verify()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
+            Image.DecompressionBombError) as err:
         raise LoadError(str(path), f"corrupt or unreadable image ({type(err).__name__})") \
             from None
 
@@ -155,6 +157,12 @@ def load_file(path: Path, ocr: PageReader | None = None,
         raise LoadError(str(path), "permission denied (check the file's permissions)") from None
     except OSError as err:
         raise LoadError(str(path), f"cannot read file ({err.strerror or err})") from None
+    except (MemoryError, RecursionError, ValueError, KeyError, TypeError, AttributeError,
+            IndexError, RuntimeError, Image.DecompressionBombError) as err:
+        # a reader library's failure on a malformed file: that file is skipped, one line
+        label = suffix.lstrip(".") or "file"
+        raise LoadError(str(path), f"corrupt, unreadable or password-protected {label} "
+                        f"({type(err).__name__})") from None
     docs = [d for d in docs if d.page_content.strip()]
     if not docs:
         if suffix == ".pdf" and ocr is None:
@@ -233,6 +241,8 @@ def _load_html(path: Path) -> Document:
 def _load_pdf(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Document]:
     docs = _load_pdf_text(path)
     for number, text in _pdf_tables(path).items():  # pages with ruled tables, as rows
+        if number > len(docs):  # the two readers disagree on the pages: keep pypdf's
+            break
         docs[number - 1].page_content = _doc(text, path, number, None).page_content
     scanned = [d.metadata["page"] for d in docs if len(d.page_content.strip()) < MIN_PAGE_CHARS]
     if scanned and ocr is not None:
@@ -311,11 +321,11 @@ def _load_image(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Do
         raise LoadError(str(path), str(err)) from None
     except PermissionError:
         raise
+    except Image.DecompressionBombError as err:
+        raise LoadError(str(path), f"image too large to read ({err})") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise LoadError(str(path), f"corrupt or unreadable image ({type(err).__name__})") \
             from None
-    except Image.DecompressionBombError as err:
-        raise LoadError(str(path), f"image too large to read ({err})") from None
     multi = len(frames) > 1
     docs = []
     for number, text in frames:
@@ -352,11 +362,12 @@ def _load_docx(path: Path) -> Document:
     import zipfile
 
     import docx
+    from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table as DocxTable
 
     try:
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError) as err:
+    except (zipfile.BadZipFile, KeyError, ValueError, PackageNotFoundError) as err:
         raise LoadError(str(path), f"corrupt or unreadable .docx ({type(err).__name__})") from None
     parts = []
     for block in document.iter_inner_content():  # paragraphs and tables, in order

@@ -20,6 +20,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 _ENGINE = None
 _ENGINE_LOCK = threading.Lock()
+# PDFium is not thread-safe, even across documents: every pypdfium2 call in the process
+# (OCR renders here, the viewer's page images) holds this lock
+PDFIUM_LOCK = threading.RLock()
+MAX_PIXELS = 40_000_000   # a page (or image) larger than this is rendered smaller
 
 
 class OCRUnavailable(Exception):
@@ -39,6 +43,12 @@ def _engine():
                 ) from None
             _ENGINE = RapidOCR()
         return _ENGINE
+
+
+def render_scale(size: tuple[float, float], scale: float = RENDER_SCALE) -> float:
+    """`scale`, lowered so that a page of `size` points renders to at most MAX_PIXELS."""
+    pixels = size[0] * size[1] * scale * scale
+    return scale if pixels <= MAX_PIXELS else scale * (MAX_PIXELS / pixels) ** 0.5
 
 
 class PageReader:
@@ -69,17 +79,20 @@ class PageReader:
         """(page number, text) for the given 1-based pages of a PDF, read by OCR."""
         import pypdfium2 as pdfium
 
-        pdf = pdfium.PdfDocument(str(path))
+        with PDFIUM_LOCK:
+            pdf = pdfium.PdfDocument(str(path))
         try:
             for i, number in enumerate(pages, 1):
                 if self.on_page:
                     self.on_page(f"{path.name}: OCR page {number} ({i}/{len(pages)})")
-                page = pdf[number - 1]
-                image = page.render(scale=RENDER_SCALE).to_pil()
-                page.close()
+                with PDFIUM_LOCK:
+                    page = pdf[number - 1]
+                    image = page.render(scale=render_scale(page.get_size())).to_pil()
+                    page.close()
                 yield number, self.read(image)
         finally:
-            pdf.close()
+            with PDFIUM_LOCK:
+                pdf.close()
 
     def image_pages(self, path: Path) -> Iterator[tuple[int, str]]:
         """(frame number, text) for an image file (a multi-page TIFF has several)."""

@@ -9,9 +9,12 @@ file plus a vanished one, and a changed file's passages are replaced, never doub
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def changes(folders: Sequence[Path], debounce_ms: int, suffixes: Sequence[str],
@@ -23,10 +26,13 @@ def changes(folders: Sequence[Path], debounce_ms: int, suffixes: Sequence[str],
     from watchfiles import Change, watch
 
     ignored = [p.resolve() for p in ignore]
+    roots = [Path(f).resolve() for f in folders]
 
     def wanted(change: Change, path: str) -> bool:
         p = Path(path)
-        if any(part.startswith(".") for part in p.parts[1:]):
+        root = next((r for r in roots if p.is_relative_to(r)), None)
+        below = p.relative_to(root).parts if root else p.parts[1:]
+        if any(part.startswith(".") for part in below):  # hidden below a watched folder
             return False
         if any(p.is_relative_to(i) for i in ignored):
             return False
@@ -45,6 +51,10 @@ def changes(folders: Sequence[Path], debounce_ms: int, suffixes: Sequence[str],
 def keep_in_step(folders: Sequence[Path], sync: Callable[[set[str]], None],
                  debounce_ms: int, suffixes: Sequence[str], ignore: Sequence[Path] = (),
                  stop: threading.Event | None = None) -> None:
-    """Call `sync(changed paths)` once per batch of changes, until `stop` is set."""
+    """Call `sync(changed paths)` once per batch of changes, until `stop` is set. A batch
+    that fails is logged and the watching goes on (the next change retries)."""
     for batch in changes(folders, debounce_ms, suffixes, ignore, stop):
-        sync(batch)
+        try:
+            sync(batch)
+        except Exception:  # a Chroma hiccup, a full disk...: keep watching
+            log.exception("indexing a batch of changes failed; watching goes on")

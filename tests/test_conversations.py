@@ -125,3 +125,24 @@ def test_a_file_from_before_the_sources_view_was_kept_still_opens(tmp_path):
     assert store.get("", "c1").turns[0].panel == ""
     store.add_turn("", "c1", "q2", ANSWER, SHOWN, "<div>panel</div>")
     assert store.get("", "c1").turns[1].panel == "<div>panel</div>"
+
+
+def test_answers_added_at_once_get_their_own_turn_numbers(store):
+    import threading
+
+    cid = store.create("alice", "Busy chat")
+    numbers, errors = [], []
+
+    def add(i):
+        try:
+            numbers.append(store.add_turn("alice", cid, f"q{i}", ANSWER, SHOWN))
+        except Exception as err:  # noqa: BLE001 - collected for the assertion
+            errors.append(err)
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(numbers) == list(range(1, 9))
+    assert len(store.get("alice", cid).turns) == 8

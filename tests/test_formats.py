@@ -190,6 +190,28 @@ def test_corrupt_and_empty_office_files_are_one_line(tmp_path, suffix):
         load_file(broken)
 
 
+def test_files_that_are_not_what_their_name_says_are_one_line(tmp_path):
+    import struct
+    import zlib
+
+    (tmp_path / "notzip.docx").write_bytes(b"this is not a zip archive at all" * 10)
+    with pytest.raises(LoadError, match=r"corrupt or unreadable \.docx"):
+        load_file(tmp_path / "notzip.docx")
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    bomb = tmp_path / "bomb.png"  # a tiny file claiming 20000 x 20000 pixels
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000,
+                                                                       8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b""))
+    from corpus.loaders import check_image
+
+    with pytest.raises(LoadError, match="corrupt or unreadable image"):
+        check_image(bomb)
+
+
 def test_empty_and_huge_blank_spreadsheets(tmp_path):
     from openpyxl import Workbook
 

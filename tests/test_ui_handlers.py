@@ -191,6 +191,13 @@ def test_api_ask_keeps_a_conversation_and_limits_to_sources(handlers):
         handlers.api_ask("Who wrote the letter?", conversation=cid, request=_user("bob"))
     with pytest.raises(gr.Error, match="No indexed document matches"):
         handlers.api_ask(SAMPLE_QUESTION, sources=["nothing.txt"])
+    with pytest.raises(gr.Error, match="k is the number of passages, 1 to 20; got 100000"):
+        handlers.api_ask(SAMPLE_QUESTION, k=100000)
+    with pytest.raises(gr.Error, match="empty"):
+        handlers.api_ask("   ", conversation="new", request=_user("carol"))
+    assert handlers.chats.list("carol") == []  # a failed question keeps no conversation
+    bad_like = gr.LikeData(None, {"index": -3, "value": "", "liked": True})
+    assert handlers.like(cid, "", bad_like, alice) == "That message is not an answer."
     name = Path(handlers.documents()[0][2]).name
     limited = handlers.api_ask(SAMPLE_QUESTION, sources=[name])
     assert limited["scope"] == [handlers.documents()[0][2]] and limited["found"]

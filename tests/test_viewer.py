@@ -22,7 +22,8 @@ def test_refs_round_trip_and_malformed_ones_are_refused():
     assert ref == "#view-ab12cd34ef56_3-9_20-30"
     assert parse_ref(ref) == ("ab12cd34ef56", [(3, 9), (20, 30)])
     assert parse_ref("view-ab12cd34ef56") == ("ab12cd34ef56", [])
-    for bad in ("", "#view-", "#view-../../etc/passwd", "#view-ab12cd34ef56_9", "javascript:1"):
+    for bad in ("", "#view-", "#view-../../etc/passwd", "#view-ab12cd34ef56_9", "javascript:1",
+                "#view-ab12cd34ef56_1-" + "9" * 5000, "#view-ab12cd34ef56" + "_1-2" * 21):
         assert parse_ref(bad) is None
 
 

@@ -27,6 +27,7 @@ from ui.render import (
     SCROLL_TO_FOCUS,
     VIEWER_JS,
     answer_markdown,
+    inert,
     sources_html,
     sources_markdown,
 )
@@ -43,6 +44,7 @@ EXAMPLES = [
     "Which organizations wrote the letter?",
 ]
 SOURCES_TITLE = "Sources"
+MAX_API_K = 20  # passages per question through /ask (the page's slider goes as far)
 
 
 def chat_history(messages: list[dict]) -> list[dict]:
@@ -219,7 +221,9 @@ class Handlers:
             c = self.chats.get(owner, cid)
         except NoSuchConversation as err:
             return str(err)
-        index = data.index if isinstance(data.index, int) else data.index[0]
+        index = data.index if isinstance(data.index, int) else (data.index or [None])[0]
+        if not isinstance(index, int) or index < 0:
+            return "That message is not an answer."
         seen = 0
         for turn in c.turns:
             seen += len(turn.shown)
@@ -239,11 +243,11 @@ class Handlers:
         are the history, its documents the default `sources`); its id is returned."""
         owner = _owner(request)
         try:
+            if k is not None and not (1 <= int(k) <= MAX_API_K):
+                raise SourcechatError(f"k is the number of passages, 1 to {MAX_API_K}; got {k}.")
             turns, cid = [], None
-            if conversation == "new":
-                cid = self.chats.create(owner, question, sources or ())
-            elif conversation:
-                c = self.chats.get(owner, conversation)
+            if conversation and conversation != "new":
+                c = self.chats.get(owner, str(conversation))
                 cid, turns = c.id, c.turns
                 sources = sources or list(c.sources) or None
             past = [m for t in turns for m in (
@@ -255,6 +259,8 @@ class Handlers:
         except SourcechatError as err:
             raise gr.Error(str(err)) from None
         out = answer.to_dict()
+        if conversation == "new":  # kept once it has an answer
+            cid = self.chats.create(owner, question, sources or ())
         if cid:
             shown = [{"role": "user", "content": question},
                      {"role": "assistant", "content": answer_markdown(answer)}]
@@ -323,12 +329,12 @@ class Handlers:
             report = self.assistant.ingest([str(p) for p in paths], progress=False,
                                            on_progress=on_progress)
             for err in report.errors:
-                lines.append(f"❌ {Path(err.path).name}: {err.reason}.")
+                lines.append(f"❌ {inert(Path(err.path).name)}: {inert(err.reason)}.")
             for source, notes in report.pages.items():
-                lines.append(f"ℹ️ {Path(source).name}: {notes.summary()}.")
+                lines.append(f"ℹ️ {inert(Path(source).name)}: {notes.summary()}.")
             for dup, twin in report.duplicates:
-                lines.append(f"ℹ️ {Path(dup).name}: same content as {Path(twin).name}, "
-                             "indexed once.")
+                lines.append(f"ℹ️ {inert(Path(dup).name)}: same content as "
+                             f"{inert(Path(twin).name)}, indexed once.")
             lines.append(f"Indexed {len(report.indexed)} file(s), {report.chunks_added} new "
                          f"passages ({len(report.unchanged)} unchanged).")
             indexed = [str(p) for p in report.indexed]
@@ -405,7 +411,8 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                                              placeholder="Ask a question about your documents…",
                                              submit_btn=True, autofocus=True)
                         with gr.Row():
-                            k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages (k)")
+                            k = gr.Slider(1, MAX_API_K, value=settings.k, step=1,
+                                      label="Passages (k)")
                             backend = gr.Dropdown(_backend_choices(settings.llm),
                                                   value=settings.llm, label="Backend")
                             reason = gr.Dropdown(["", *REASONS], value="", elem_id="reason",

@@ -144,6 +144,7 @@ class ChatStore:
         """Append a question and its answer; returns the turn's number (1-based)."""
         now = time.time()
         with closing(self._connect()) as db, db:
+            db.execute("BEGIN IMMEDIATE")  # two answers at once: numbered one after the other
             self._row(db, owner, cid)
             n = db.execute("SELECT COALESCE(MAX(n), 0) + 1 FROM turns WHERE conversation = ?",
                            (cid,)).fetchone()[0]

@@ -57,7 +57,7 @@ def sources_html(answer: Answer | None) -> str:
         parts.append(f'<div class="sc-query">Searched for: <i>{html.escape(answer.query)}</i>'
                      "</div>")
     if answer.scope:
-        names = ", ".join(html.escape(Path(s).name) for s in answer.scope)
+        names = ", ".join(inert(Path(s).name) for s in answer.scope)
         parts.append(f'<div class="sc-query">Limited to: {names}</div>')
     if answer.status == PARTIAL:
         parts.append('<div class="sc-partial">Partial: the documents do not state what the '
@@ -71,7 +71,7 @@ def sources_html(answer: Answer | None) -> str:
         parts.append(
             f'<div class="sc-source" id="src-{c.n}">'
             f'<div class="sc-head"><a class="sc-n" href="{ref}" title="Open in the document">'
-            f"[{c.n}]</a> <b>{html.escape(p.name)}</b>{_score(p.score)} · chars "
+            f"[{c.n}]</a> <b>{inert(p.name)}</b>{_score(p.score)} · chars "
             f'{p.start}–{p.end} · <a class="sc-open" href="{ref}">open in document</a></div>'
             f'<div class="sc-text">{highlighted(c)}</div></div>')
     return "\n".join(parts)
@@ -105,7 +105,7 @@ def sources_markdown(answer: Answer) -> str:
     lines = []
     for c in answer.citations:
         p = c.passage
-        lines.append(f'**<a href="{view_ref(p, c.spans)}">[{c.n}]</a> {html.escape(p.name)}**'
+        lines.append(f'**<a href="{view_ref(p, c.spans)}">[{c.n}]</a> {inert(p.name)}**'
                      f"{_score(p.score)}\n\n"
                      f"<blockquote>{highlighted(c)}</blockquote>")
     return "\n\n".join(lines)

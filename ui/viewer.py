@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus.ocr import PDFIUM_LOCK, render_scale
 from index.passages import Passage, reassemble
 
-REF = re.compile(r"^([0-9a-f]{8,64})((?:_\d+-\d+)*)$")
+REF = re.compile(r"^([0-9a-f]{8,64})((?:_\d{1,7}-\d{1,7}){0,20})$")
 PAGE_SCALE = 1.4          # rendered PDF page: pixels per PDF point
 MARK_WORDS = 6            # the cited text is found on the page image in runs of this many words
 
@@ -96,6 +97,11 @@ def _marked(text: str, ranges: list[tuple[int, int]]) -> str:
 
 def _page_image(path: Path, page: int, quoted: list[str]) -> str:
     """The page rendered to PNG (inline), the quoted text found on it marked in yellow."""
+    with PDFIUM_LOCK:  # PDFium is not thread-safe: one caller at a time in the process
+        return _render_marked(path, page, quoted)
+
+
+def _render_marked(path: Path, page: int, quoted: list[str]) -> str:
     import pypdfium2 as pdfium
     from PIL import ImageDraw
 
@@ -108,7 +114,8 @@ def _page_image(path: Path, page: int, quoted: list[str]) -> str:
             return ""
         pg = pdf[page - 1]
         height = pg.get_size()[1]
-        image = pg.render(scale=PAGE_SCALE).to_pil().convert("RGB")
+        scale = render_scale(pg.get_size(), PAGE_SCALE)
+        image = pg.render(scale=scale).to_pil().convert("RGB")
         overlay = ImageDraw.Draw(image, "RGBA")
         textpage = pg.get_textpage()
         for quote in quoted:
@@ -120,8 +127,8 @@ def _page_image(path: Path, page: int, quoted: list[str]) -> str:
                     continue
                 for n in range(textpage.count_rects(hit[0], hit[1])):
                     left, bottom, right, top = textpage.get_rect(n)
-                    overlay.rectangle([left * PAGE_SCALE, (height - top) * PAGE_SCALE,
-                                       right * PAGE_SCALE, (height - bottom) * PAGE_SCALE],
+                    overlay.rectangle([left * scale, (height - top) * scale,
+                                       right * scale, (height - bottom) * scale],
                                       fill=(255, 220, 0, 90))
         buf = io.BytesIO()
         image.save(buf, "PNG", optimize=True)
