@@ -8,8 +8,11 @@ which is how docs/chat.png is made).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,6 +141,9 @@ def test_conversations_survive_a_restart_with_their_documents_and_export(tmp_pat
                 assert "Limited to: zorblat.txt" in sources and "000_" not in sources
                 pg.wait_for_function("document.querySelector('#conversations')"
                                      ".innerText.includes('When is the festival held?')")
+                # thumbs down on that answer: kept, for `sourcechat feedback`
+                pg.locator("#chat button[aria-label='Dislike']").first.click()
+                pg.wait_for_selector("#feedback-status :text('Thanks: feedback (down) kept.')")
                 # a declined question shows the closest passages, marked as not an answer
                 n = pg.locator('#chat [data-testid="bot"]').count()
                 pg.locator("#question textarea").fill("What is the population of Quuxville?")
@@ -170,6 +176,12 @@ def test_conversations_survive_a_restart_with_their_documents_and_export(tmp_pat
                 assert "zorblat.txt" in pg.locator("#picker").inner_text()
                 if os.environ.get("CONVERSATIONS_SCREENSHOT"):
                     pg.screenshot(path=os.environ["CONVERSATIONS_SCREENSHOT"])
+            listed = subprocess.run([sys.executable, "-m", "ui", "feedback", "--json"],
+                                    env={**os.environ, **env}, capture_output=True, text=True,
+                                    check=True).stdout
+            assert [(f["rating"], f["question"], f["answer"]["status"])
+                    for f in json.loads(listed)] == [
+                ("down", "When is the festival held?", "answered")]
         except Exception:
             ARTIFACTS.mkdir(exist_ok=True)
             pg.screenshot(path=str(ARTIFACTS / "conversations.png"), full_page=True)

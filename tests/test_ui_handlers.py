@@ -167,8 +167,11 @@ def test_a_chat_is_kept_per_login_picked_documents_export_and_feedback(handlers,
     with pytest.raises(gr.Error, match="not yours"):
         again.export(cid, bob)
     # 👎 on the second answer, with a reason; bob cannot delete alice's chat
-    like = gr.LikeData(None, {"index": len(opened) + 1, "value": "", "liked": False})
-    assert "down, incomplete" in again.like(cid, "incomplete", like, alice)
+    # an error message shown before it (not kept) does not shift which answer is rated
+    shown = [{"role": "user", "content": "  "}, {"role": "assistant", "content": "⚠️ empty"},
+             *chat2]
+    like = gr.LikeData(None, {"index": 2 + len(opened) + 1, "value": "", "liked": False})
+    assert "down, incomplete" in again.like(cid, "incomplete", shown, like, alice)
     fb = again.chats.feedback()
     assert [(f["login"], f["rating"], f["reason"], f["turn"], f["question"]) for f in fb] == [
         ("alice", "down", "incomplete", 2, "When is the festival held?")]
@@ -197,7 +200,10 @@ def test_api_ask_keeps_a_conversation_and_limits_to_sources(handlers):
         handlers.api_ask("   ", conversation="new", request=_user("carol"))
     assert handlers.chats.list("carol") == []  # a failed question keeps no conversation
     bad_like = gr.LikeData(None, {"index": -3, "value": "", "liked": True})
-    assert handlers.like(cid, "", bad_like, alice) == "That message is not an answer."
+    assert handlers.like(cid, "", [], bad_like, alice) == "That message is not an answer."
+    error_like = gr.LikeData(None, {"index": 1, "value": "", "liked": True})
+    errors = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "⚠️ failed"}]
+    assert "not a kept answer" in handlers.like(cid, "", errors, error_like, alice)
     name = Path(handlers.documents()[0][2]).name
     limited = handlers.api_ask(SAMPLE_QUESTION, sources=[name])
     assert limited["scope"] == [handlers.documents()[0][2]] and limited["found"]

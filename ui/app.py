@@ -211,9 +211,11 @@ class Handlers:
         path.write_text(export_markdown(c), encoding="utf-8")
         return gr.update(value=str(path), visible=True)
 
-    def like(self, cid: str | None, reason: str | None, data: gr.LikeData,
-             request: gr.Request = None) -> str:
-        """Thumbs up or down on an answer (with the reason chosen, if any), stored."""
+    def like(self, cid: str | None, reason: str | None, messages: list[dict] | None,
+             data: gr.LikeData, request: gr.Request = None) -> str:
+        """Thumbs up or down on an answer (with the reason chosen, if any), stored. The
+        liked message is found in the kept turns by its text (error messages shown in the
+        chat are not kept, so positions alone can point at the wrong turn)."""
         if not cid:
             return "Feedback is kept for saved answers: ask a question first."
         owner = _owner(request)
@@ -222,17 +224,18 @@ class Handlers:
         except NoSuchConversation as err:
             return str(err)
         index = data.index if isinstance(data.index, int) else (data.index or [None])[0]
-        if not isinstance(index, int) or index < 0:
+        messages = messages or []
+        if not isinstance(index, int) or not 0 <= index < len(messages):
             return "That message is not an answer."
-        seen = 0
-        for turn in c.turns:
-            seen += len(turn.shown)
-            if index < seen:
-                rating = "up" if data.liked is True or data.liked == "Like" else "down"
-                self.chats.add_feedback(owner, turn.question, turn.answer, rating,
-                                        reason or "", cid, turn.n)
-                return f"Thanks: feedback ({rating}{', ' + reason if reason else ''}) kept."
-        return "That message is not an answer."
+        liked = _message_text(messages[index])
+        turn = next((t for t in c.turns if liked and any(
+            m.get("role") == "assistant" and _message_text(m) == liked for m in t.shown)), None)
+        if turn is None:
+            return "That message is not a kept answer (an error, or from before a restart)."
+        rating = "up" if data.liked is True or data.liked == "Like" else "down"
+        self.chats.add_feedback(owner, turn.question, turn.answer, rating, reason or "", cid,
+                                turn.n)
+        return f"Thanks: feedback ({rating}{', ' + reason if reason else ''}) kept."
 
     def api_ask(self, question: str, history: list | None = None, k: int | None = None,
                 backend: str | None = None, sources: list[str] | None = None,
@@ -365,6 +368,14 @@ class Handlers:
         return gr.update(choices=[(Path(s).name, s) for s in sources], value=None)
 
 
+def _message_text(message: dict) -> str:
+    """A chat message's text (Gradio may hand content back as a list of parts)."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict)).strip()
+    return content.strip() if isinstance(content, str) else ""
+
+
 def _owner(request: gr.Request | None) -> str:
     """Whose conversations: the login ("" when the chat has no logins)."""
     return (getattr(request, "username", None) or "") if request is not None else ""
@@ -457,7 +468,7 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
         box.submit(h.chat, asked, answered, api_visibility="private")
         chatbot.example_select(_example_text, None, box).then(
             h.chat, asked, answered, api_visibility="private")
-        chatbot.like(h.like, [conv, reason], feedback, api_visibility="private")
+        chatbot.like(h.like, [conv, reason, chatbot], feedback, api_visibility="private")
         opened = [chatbot, sources, conv, picker, title]
         conversations.input(h.open, conversations, opened, api_visibility="private")
         new.click(h.new_chat, None, [*opened, conversations], api_visibility="private")
