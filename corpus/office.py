@@ -111,16 +111,14 @@ def read_epub(path: Path) -> list[tuple[int | None, str]]:
 
 def read_odt(path: Path) -> list[tuple[int | None, str]]:
     """Headings and paragraphs of an OpenDocument text, one per line."""
-    from odf import teletype, text
+    from odf import teletype
     from odf.opendocument import load
 
     document = load(str(path))
-    parts = [teletype.extractText(node).strip()
-             for node in document.getElementsByType(text.H) + document.getElementsByType(text.P)]
-    # getElementsByType groups by type: restore document order by walking the body
-    ordered = [teletype.extractText(n).strip() for n in _walk(document.text)
-               if n.qname[1] in ("h", "p")]
-    return [(None, "\n\n".join(p for p in (ordered or parts) if p))]
+    # walked in document order (getElementsByType would group headings apart)
+    parts = [teletype.extractText(n).strip() for n in _walk(document.text)
+             if n.qname[1] in ("h", "p")]
+    return [(None, "\n\n".join(p for p in parts if p))]
 
 
 def _walk(node):

@@ -14,7 +14,17 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from corpus.errors import SourcechatError
+
 log = logging.getLogger(__name__)
+
+
+def watch_folders(paths: Sequence[str | Path]) -> list[Path]:
+    """The folders to watch, resolved; each must be an existing folder."""
+    for p in paths:
+        if not Path(p).expanduser().is_dir():
+            raise SourcechatError(f"--watch: {p} is not a folder; give folders to watch.")
+    return [Path(p).expanduser().resolve() for p in paths]
 
 
 def changes(folders: Sequence[Path], debounce_ms: int, suffixes: Sequence[str],

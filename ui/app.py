@@ -54,10 +54,8 @@ def chat_history(messages: list[dict]) -> list[dict]:
         meta = m.get("metadata") or {}
         if meta.get("title"):
             continue
-        content = m.get("content")
-        if isinstance(content, list):
-            content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-        if isinstance(content, str) and content.strip() and not content.startswith("⚠️"):
+        content = _message_text(m)
+        if content.strip() and not content.startswith("⚠️"):
             out.append({"role": m["role"], "content": content})
     return out
 
@@ -227,9 +225,10 @@ class Handlers:
         messages = messages or []
         if not isinstance(index, int) or not 0 <= index < len(messages):
             return "That message is not an answer."
-        liked = _message_text(messages[index])
+        liked = _message_text(messages[index]).strip()
         turn = next((t for t in c.turns if liked and any(
-            m.get("role") == "assistant" and _message_text(m) == liked for m in t.shown)), None)
+            m.get("role") == "assistant" and _message_text(m).strip() == liked
+            for m in t.shown)), None)
         if turn is None:
             return "That message is not a kept answer (an error, or from before a restart)."
         rating = "up" if data.liked is True or data.liked == "Like" else "down"
@@ -287,9 +286,11 @@ class Handlers:
         return shown.html, download, gr.Tabs(selected="document-tab")
 
     # -- documents --------------------------------------------------------------------------
-    def documents(self) -> list[list]:
-        """Rows for the documents table: name, chunks, full source."""
-        return [[Path(s).name, n, s] for s, _, n in self.assistant.sources()]
+    def documents(self, listing: list[tuple[str, str, int]] | None = None) -> list[list]:
+        """Rows for the documents table: name, chunks, full source (`listing`: the
+        indexed documents when the caller has listed them already)."""
+        listing = self.assistant.sources() if listing is None else listing
+        return [[Path(s).name, n, s] for s, _, n in listing]
 
     def upload(self, files: list | None, replace: bool = False,
                progress=gr.Progress()) -> tuple[str, list, dict]:  # noqa: B008 - gradio idiom
@@ -343,37 +344,41 @@ class Handlers:
             indexed = [str(p) for p in report.indexed]
         if not lines:
             lines.append("Choose one or more files to add.")
-        return "\n\n".join(lines), self.documents(), self._choices(), indexed
+        listing = self.assistant.sources()
+        return "\n\n".join(lines), self.documents(listing), self._choices(listing), indexed
 
     def remove(self, source: str | None) -> tuple[str, list, dict]:
         """Remove a document and its passages."""
         if not source:
-            return "Choose a document to remove.", self.documents(), self._choices()
-        try:
-            removed, n = self.assistant.remove(source)
-            status = f"Removed {Path(removed).name} ({n} passages)."
-        except SourcechatError as err:
-            status = f"❌ {err}"
-        return status, self.documents(), self._choices()
+            status = "Choose a document to remove."
+        else:
+            try:
+                removed, n = self.assistant.remove(source)
+                status = f"Removed {Path(removed).name} ({n} passages)."
+            except SourcechatError as err:
+                status = f"❌ {err}"
+        listing = self.assistant.sources()
+        return status, self.documents(listing), self._choices(listing)
 
-    def picker(self, picked: list[str] | None) -> dict:
+    def picker(self, picked: list[str] | None,
+               listing: list[tuple[str, str, int]] | None = None) -> dict:
         """The documents picker's choices (file names, searchable), keeping what is picked
         and still indexed."""
-        known = [s for s, _, _ in self.assistant.sources()]
-        return gr.update(choices=[(Path(s).name, s) for s in known],
-                         value=[s for s in picked or [] if s in known])
+        listing = self.assistant.sources() if listing is None else listing
+        known = {s for s, _, _ in listing}
+        return self._choices(listing, [s for s in picked or [] if s in known])
 
-    def _choices(self) -> dict:
-        sources = [s for s, _, _ in self.assistant.sources()]
-        return gr.update(choices=[(Path(s).name, s) for s in sources], value=None)
+    def _choices(self, listing: list[tuple[str, str, int]], value=None) -> dict:
+        """Choices naming each indexed document by its file name, `value` selected."""
+        return gr.update(choices=[(Path(s).name, s) for s, _, _ in listing], value=value)
 
 
 def _message_text(message: dict) -> str:
     """A chat message's text (Gradio may hand content back as a list of parts)."""
     content = message.get("content") if isinstance(message, dict) else None
     if isinstance(content, list):
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict)).strip()
-    return content.strip() if isinstance(content, str) else ""
+        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else ""
 
 
 def _owner(request: gr.Request | None) -> str:
@@ -488,7 +493,9 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
         rm.click(h.remove, doc, [status, table, doc], api_visibility="private").then(
             h.picker, picker, picker, api_visibility="private")
         def loaded(request: gr.Request):
-            return h.documents(), h._choices(), h.picker([]), h.conversation_list(request)
+            listing = assistant.sources()  # listed once for the table and both pickers
+            return (h.documents(listing), h._choices(listing), h.picker([], listing),
+                    h.conversation_list(request))
 
         app.load(loaded, None, [table, doc, picker, conversations], api_visibility="private")
         gr.api(h.api_ask, api_name="ask")
@@ -538,6 +545,7 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
 
     from assistant import build_assistant
     from assistant.factory import serving_lock
+    from index.watch import watch_folders
     from ui.auth import logins
     from ui.security import SecurityHeaders
 
@@ -550,10 +558,7 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
             raise SourcechatError(f"Another web chat already serves the index in "
                                   f"{settings.data_dir}: use it, give --data-dir, or share a "
                                   "Chroma server (--chroma-url).") from None
-    folders = [Path(f).expanduser().resolve() for f in watch or []]
-    for folder in folders:
-        if not folder.is_dir():
-            raise SourcechatError(f"--watch: {folder} is not a folder; give folders to watch.")
+    folders = watch_folders(watch or [])
     assistant = build_assistant(settings)
     assistant.ensure_indexed(progress=True)
     if folders:

@@ -220,6 +220,11 @@ def _run(args) -> int:
 
 def _watch(assistant, args) -> int:
     """`ingest --watch`: index the folders, then keep them in step until Ctrl-C."""
+    from index.watch import watch_folders
+
+    if not args.paths:
+        raise SourcechatError("--watch needs the folders to watch: sourcechat ingest --watch "
+                              "FOLDER...")
     folders = watch_folders(args.paths)
     report = assistant.ingest(folders, progress=not (args.quiet or args.json), sync=True)
     _show(report, assistant, args.json)
@@ -230,17 +235,6 @@ def _watch(assistant, args) -> int:
     except KeyboardInterrupt:
         pass
     return EXIT_OK
-
-
-def watch_folders(paths: list[str]) -> list[str]:
-    """The folders to watch: each must exist and be a folder."""
-    if not paths:
-        raise SourcechatError("--watch needs the folders to watch: sourcechat ingest --watch "
-                              "FOLDER...")
-    for p in paths:
-        if not Path(p).expanduser().is_dir():
-            raise SourcechatError(f"--watch: {p} is not a folder; give folders to watch.")
-    return [str(Path(p).expanduser().resolve()) for p in paths]
 
 
 def _show(report, assistant, as_json: bool) -> None:

@@ -84,6 +84,7 @@ class ChatStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
+            db.execute("PRAGMA journal_mode = WAL")  # kept in the file: set once
             db.executescript(SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(turns)")}
             if "panel" not in columns:  # a file from before the sources view was kept
@@ -92,7 +93,6 @@ class ChatStore:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
         db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA journal_mode = WAL")
         return db
 
     # -- conversations ---------------------------------------------------------------------
