@@ -47,7 +47,7 @@ from assistant.settings import Settings
 from corpus import SAMPLE_DIR, load_documents
 from corpus.errors import SourcechatError
 from index.progress import stderr_progress
-from index.store import collection_names
+from index.store import HNSW, collection_names
 
 SQUAD_FILE = "squad-dev-public.json"  # the document questions' corpus, beside them
 
@@ -254,7 +254,7 @@ def _baseline(ours, docs, questions, kmax, bar) -> list[int | None]:
     chunks = splitter.split_documents(docs)
     embeddings = ours.store.embeddings
     col = ours.store.client.get_or_create_collection(
-        f"{ours.store.collection_name}-baseline", configuration={"hnsw": {"space": "cosine"}},
+        f"{ours.store.collection_name}-baseline", configuration=HNSW,
         embedding_function=None)
     for i in range(0, len(chunks), 64):
         batch = [c.page_content for c in chunks[i:i + 64]]

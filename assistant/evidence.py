@@ -66,12 +66,17 @@ class EvidenceScorer:
         self.idf = idf
         self.gate_weights = tuple(gate_weights)
         self._cache: dict[str, np.ndarray] = {}
+        self._cached_model = getattr(embeddings, "model_name", None)
         self._lock = threading.Lock()
 
     def _vectors(self, texts: list[str]) -> dict[str, np.ndarray]:
         """text -> vector for each of the texts: cached, else embedded (and cached)."""
         unique = list(dict.fromkeys(texts))
         with self._lock:
+            model = getattr(self.embeddings, "model_name", None)
+            if model != self._cached_model:  # the index moved to another model
+                self._cache.clear()
+                self._cached_model = model
             found = {t: v for t in unique if (v := self._cache.get(t)) is not None}
         missing = [t for t in unique if t not in found]
         if missing:  # embedded outside the lock: other threads keep scoring meanwhile

@@ -117,6 +117,13 @@ def check_not_served(settings: Settings) -> None:
     lock.release()
 
 
+def embeddings_for(settings: Settings, model: str | None = None) -> Embeddings:
+    """The sentence-transformers embeddings of the configured model (or of `model`)."""
+    return SentenceTransformerEmbeddings(
+        model or settings.embedding_model, batch_size=settings.batch_size,
+        precision=settings.embedding_precision)
+
+
 def build_assistant(settings: Settings | None = None,
                     embeddings: Embeddings | None = None) -> Assistant:
     """Wire an Assistant from settings (defaults: environment / .env); `embeddings`
@@ -125,12 +132,14 @@ def build_assistant(settings: Settings | None = None,
     settings = settings or Settings.load()
     with _LOCK:
         client = chroma_client(settings)
-    embeddings = embeddings or SentenceTransformerEmbeddings(
-        settings.embedding_model, batch_size=settings.batch_size,
-        precision=settings.embedding_precision)
-    records = IndexRecords(settings.data_dir / "records.sqlite3", settings.store_key)
+    embeddings = embeddings or embeddings_for(settings)
+
+    def records_for(collection: str) -> IndexRecords:
+        return IndexRecords(settings.data_dir / "records.sqlite3",
+                            settings.store_key_for(collection))
+
     store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model,
-                       records=records)
+                       records=records_for(settings.collection), records_for=records_for)
     keyword = KeywordIndex(store, settings.data_dir / "keyword" / settings.store_key)
     retriever = PassageRetriever(store=store, keyword=keyword, k=settings.k,
                                  dense_weight=settings.dense_weight,

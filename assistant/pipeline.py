@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -49,6 +50,7 @@ from corpus import SAMPLE_DIR, PageReader
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
 from corpus.text import Sentence, content_terms, sentences, words
 from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest, remove_sources
+from index.reindex import SWITCH_GRACE_S, ReindexReport, reindex
 from index.vectors import chunk_sentences
 
 MAX_QUESTION_CHARS = 2000
@@ -129,6 +131,20 @@ class Assistant:
 
         keep_in_step(roots, sync, self.settings.watch_debounce_ms, SUPPORTED_SUFFIXES,
                      ignore=[Path(self.settings.data_dir)], stop=stop)
+
+    def reindex(self, embeddings: Embeddings | None = None, progress: bool = True,
+                on_progress=None) -> ReindexReport:
+        """Re-embed every chunk with the configured embedding model into a new generation
+        and switch to it; questions are answered from the old one until the switch.
+        `embeddings` replaces the configured model's (it must be that model)."""
+        from assistant.factory import embeddings_for
+
+        report = reindex(self.store, embeddings or embeddings_for(self.settings),
+                         self.settings.embedding_model, batch_size=self.settings.batch_size,
+                         progress=progress, on_progress=on_progress,
+                         grace=SWITCH_GRACE_S if self.store.shared else 0.0)
+        self._refresh_keywords()
+        return report
 
     def _refresh_keywords(self) -> None:
         """After a write: the writer waits for the keyword index to catch up, so its next

@@ -246,11 +246,15 @@ class Settings(BaseSettings):
     def store_key(self) -> str:
         """Where the collection lives, for naming what the data dir keeps about it: the
         collection name, prefixed by a short hash of the server URL in server mode."""
+        return self.store_key_for(self.collection)
+
+    def store_key_for(self, collection: str) -> str:
+        """`store_key` of any Chroma collection (a generation of the configured one)."""
         if not self.chroma_url:
-            return self.collection
+            return collection
         import hashlib
 
-        return f"{hashlib.sha256(self.chroma_url.encode()).hexdigest()[:8]}-{self.collection}"
+        return f"{hashlib.sha256(self.chroma_url.encode()).hexdigest()[:8]}-{collection}"
 
     @property
     def models_dir(self) -> Path:

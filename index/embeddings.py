@@ -128,6 +128,12 @@ class SentenceTransformerEmbeddings(Embeddings):
         self._queries: OrderedDict[str, list[float]] = OrderedDict()
         self._queries_lock = threading.Lock()
 
+    def use(self, model: str) -> None:
+        """Embed with another model from now on (an index switched to it by a reindex)."""
+        with self._queries_lock:
+            self.model_name = model
+            self._queries.clear()
+
     @property
     def model(self) -> Encoder:
         """The loaded model (loads it on first use)."""

@@ -24,13 +24,20 @@ def writer_session(store: ChunkStore, *, loud: bool = False) -> Iterator[int]:
     """Hold the writer lock, adopt and repair what earlier runs left, and mark a run begun;
     yields the fixes made. The run ends when the block completes (an exception leaves it
     unfinished, so the next session repairs it). `loud` says so on stderr when another
-    writer holds the lock."""
-    records = store.records
-    with _acquired(records.writer_lock(), loud):
-        adopt(store)
-        repaired = recover(store, records.begin_run(os.getpid()))
-        yield repaired
-        records.end_run()
+    writer holds the lock. A reindex that switches generations while this waits for the
+    lock sends it on to the new generation's lock."""
+    while True:
+        store.follow()
+        records = store.records
+        with _acquired(records.writer_lock(), loud):
+            store.follow()
+            if store.records is not records:
+                continue
+            adopt(store)
+            repaired = recover(store, records.begin_run(os.getpid()))
+            yield repaired
+            records.end_run()
+            return
 
 
 def remove_sources(store: ChunkStore, sources: Iterable[str]) -> int:

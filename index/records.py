@@ -255,6 +255,26 @@ class IndexRecords(RecordManager):
         return [s for (s,) in self._run("SELECT source FROM files WHERE namespace = ? "
                                         "ORDER BY source", (self.namespace,))]
 
+    # -- generations ---------------------------------------------------------------------------
+    def copy_to(self, other: IndexRecords) -> None:
+        """Make `other` (a namespace in the same file) record exactly what this one does:
+        chunk keys with their groups and times, and file records (a reindex's copy)."""
+        if other.path != self.path:
+            raise ValueError("records are copied within one file")
+        with self._transaction() as db:
+            for table in ("records", "files", "runs", "pending"):
+                db.execute(f"DELETE FROM {table} WHERE namespace = ?", (other.namespace,))
+            db.execute("INSERT INTO records SELECT ?, key, group_id, updated_at FROM records "
+                       "WHERE namespace = ?", (other.namespace, self.namespace))
+            db.execute("INSERT INTO files SELECT ?, source, size, mtime_ns, sha256, chunker "
+                       "FROM files WHERE namespace = ?", (other.namespace, self.namespace))
+
+    def drop(self) -> None:
+        """Forget everything recorded in this namespace (a retired generation's records)."""
+        with self._transaction() as db:
+            for table in ("records", "files", "runs", "pending"):
+                db.execute(f"DELETE FROM {table} WHERE namespace = ?", (self.namespace,))
+
     # -- runs --------------------------------------------------------------------------------
     def begin_run(self, pid: int) -> list[str] | None:
         """Mark a run as started. When an earlier run never finished, returns the sources it

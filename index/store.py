@@ -17,6 +17,7 @@ written by one upsert, so they can never disagree after a crash.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections import Counter, OrderedDict
@@ -29,31 +30,44 @@ from langchain_core.vectorstores import VectorStore
 
 from corpus.errors import IndexMismatchError, SourcechatError
 from index.batching import CHROMA_PAGE, batches, pages
+from index.generations import pointed_at
 from index.passages import Passage
 from index.records import IndexRecords
 from index.vectors import chunk_sentences, decode_vectors, encode_vectors
 
+log = logging.getLogger(__name__)
 _META_KEYS = ("source", "title", "page", "start", "end", "id")
 _FILTER_BATCH = 500  # sources per `$in` filter
 
 
 NEVER_WRITTEN = "empty"  # the content version of a collection no write has stamped
+HNSW = {"hnsw": {"space": "cosine"}}  # every chunk collection's index configuration
 
 
 class ChunkStore(VectorStore):
     """Chunks in one Chroma collection (plus their sentences), and the record of them.
 
     `records` is where LangChain's indexing API keeps its bookkeeping; without one
-    an in-memory record is used (tests, throwaway collections).
+    an in-memory record is used (tests, throwaway collections). `name` is the
+    configured name; the chunks live in the generation it points at
+    (`collection_name`, see `index/generations.py`), whose records `records_for`
+    opens. An index is read and written with the model it was built with: when the
+    embeddings can `use` another model, the store adopts the one recorded (a
+    configured model takes effect with `sourcechat reindex`), else a mismatch is an
+    error.
     """
 
     def __init__(self, client, collection: str, embeddings: Embeddings, model_name: str,
-                 records: IndexRecords | None = None):
+                 records: IndexRecords | None = None,
+                 records_for: Callable[[str], IndexRecords] | None = None):
         self.client = client
-        self.collection_name = collection
+        self.name = collection
+        self.collection_name = collection  # the generation holding the chunks, once resolved
         self._embeddings = embeddings
         self.model_name = model_name
-        self.records = records or IndexRecords(":memory:", collection)
+        self.records_for = records_for or (lambda name: IndexRecords(":memory:", name))
+        self.records = records or self.records_for(collection)
+        self._resolved = False
         self._collection = None
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()  # chunk id -> sentences
         self._cache_lock = threading.Lock()
@@ -67,10 +81,12 @@ class ChunkStore(VectorStore):
     def collection(self):
         """The Chroma collection (created on first use, checked against the model)."""
         if self._collection is None:
+            if not self._resolved:
+                self.follow()
             try:
                 col = self.client.get_or_create_collection(
                     self.collection_name,
-                    configuration={"hnsw": {"space": "cosine"}},
+                    configuration=HNSW,
                     metadata={"embedding_model": self.model_name},
                     embedding_function=None,
                 )
@@ -82,11 +98,17 @@ class ChunkStore(VectorStore):
                     "digits, '.', '_' or '-', starting and ending with a letter or digit."
                 ) from err
             built_with = (col.metadata or {}).get("embedding_model")
-            if built_with and built_with != self.model_name:
+            configured = self.model_name
+            if built_with and built_with != configured and self._adopt(built_with):
+                log.warning("The index '%s' was built with the embedding model '%s': it is "
+                            "used with it ('%s', as configured, takes effect after `sourcechat "
+                            "reindex`).", self.name, built_with, configured)
+            elif built_with and built_with != self.model_name:
                 raise IndexMismatchError(
                     f"The index '{self.collection_name}' was built with the embedding model "
                     f"'{built_with}', but '{self.model_name}' is configured: set "
-                    f"SOURCECHAT_EMBEDDING_MODEL={built_with}, or use another --collection."
+                    f"SOURCECHAT_EMBEDDING_MODEL={built_with}, or run `sourcechat reindex` "
+                    f"to rebuild it with '{self.model_name}'."
                 )
             self._collection = col
         return self._collection
@@ -136,9 +158,55 @@ class ChunkStore(VectorStore):
         return out
 
     def content_version(self) -> str:
-        """A token that changes on every write (the keyword index follows it)."""
-        col = self.client.get_collection(self.collection_name)
-        return (col.metadata or {}).get("content_version", NEVER_WRITTEN)
+        """A token that changes on every write and on a switch of generation (the keyword
+        index follows it); follows a switch made elsewhere first."""
+        return self.follow().get("content_version", NEVER_WRITTEN)
+
+    def follow(self) -> dict:
+        """Re-read which generation holds the chunks (a reindex elsewhere may have switched
+        it) and move there; returns that collection's metadata ({} if none exists yet)."""
+        named = self._metadata(self.name)
+        if named is None:
+            self._resolved = True
+            return {}
+        target = pointed_at(named, self.name)
+        if target != self.collection_name or not self._resolved:
+            self._switch(target)
+        if target == self.name:
+            return named
+        return self._metadata(target) or {}
+
+    def _metadata(self, name: str) -> dict | None:
+        try:
+            return dict(self.client.get_collection(name).metadata or {})
+        except Exception as err:  # chromadb: NotFoundError (1.x), ValueError (older)
+            if "not exist" in str(err).lower() or type(err).__name__ == "NotFoundError":
+                return None
+            raise
+
+    def _switch(self, target: str) -> None:
+        """Read from generation `target` from now on (its records, and its model)."""
+        moved = target != self.collection_name
+        observed = moved and self._resolved  # a switch made while this store was open
+        with self._cache_lock:
+            self.collection_name = target
+            self._collection = None
+            self._vectors.clear()
+            if moved:
+                self.records = self.records_for(target)
+            self._resolved = True
+        built_with = (self._metadata(target) or {}).get("embedding_model")
+        if observed and built_with and built_with != self.model_name:
+            self._adopt(built_with)
+
+    def _adopt(self, model: str) -> bool:
+        """Embed with `model` from now on, if the embeddings can switch models."""
+        use = getattr(self._embeddings, "use", None)
+        if use is None:
+            return False
+        use(model)
+        self.model_name = model
+        return True
 
     def never_written(self) -> bool:
         """Whether nothing was ever written to the collection (brand-new: not emptied).

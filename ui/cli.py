@@ -39,6 +39,12 @@ def parser() -> argparse.ArgumentParser:
                      help="then keep watching the folders: added, changed, renamed and "
                      "deleted files are indexed as they happen (implies --sync; Ctrl-C stops)")
 
+    rx = sub.add_parser("reindex", help="re-embed every chunk with the configured "
+                        "embedding model into a new index, then switch to it (the old one "
+                        "answers questions until the switch)")
+    rx.add_argument("--quiet", action="store_true", help="no progress bar")
+    rx.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
     st = sub.add_parser("status", help="check that Chroma, the records and the keyword "
                         "index agree (counts and ids)")
     st.add_argument("--json", action="store_true")
@@ -161,7 +167,7 @@ def _run(args) -> int:
         return _eval(settings, args)
     if args.command == "feedback":
         return _feedback(settings, args)
-    if args.command in ("ingest", "remove") or getattr(args, "repair", False):
+    if args.command in ("ingest", "remove", "reindex") or getattr(args, "repair", False):
         from assistant.factory import check_not_served
 
         check_not_served(settings)
@@ -177,6 +183,11 @@ def _run(args) -> int:
         else:
             _print_ingest(report, assistant.store.count())
         return EXIT_OK if report.ok else EXIT_PARTIAL
+
+    if args.command == "reindex":
+        report = assistant.reindex(progress=not (args.quiet or args.json))
+        print(json.dumps(report.to_dict()) if args.json else report.summary())
+        return EXIT_OK
 
     if args.command == "status":
         from index import check, repair
