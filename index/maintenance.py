@@ -119,6 +119,8 @@ def check(store: ChunkStore, keyword=None) -> dict:
         "records": len(recorded),
         "sources": len(store.records.group_counts()),
         "consistent": mine == recorded,
+        "embedding_model": store.model_name,
+        "collection": store.collection_name,  # the generation holding the chunks
     }
     if keyword is not None:
         in_keyword = keyword.ids()

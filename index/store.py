@@ -100,9 +100,9 @@ class ChunkStore(VectorStore):
             built_with = (col.metadata or {}).get("embedding_model")
             configured = self.model_name
             if built_with and built_with != configured and self._adopt(built_with):
-                log.warning("The index '%s' was built with the embedding model '%s': it is "
-                            "used with it ('%s', as configured, takes effect after `sourcechat "
-                            "reindex`).", self.name, built_with, configured)
+                _warn_once(f"The index '{self.name}' was built with the embedding model "
+                           f"'{built_with}' and is read with it; the configured "
+                           f"'{configured}' takes effect after `sourcechat reindex`.")
             elif built_with and built_with != self.model_name:
                 raise IndexMismatchError(
                     f"The index '{self.collection_name}' was built with the embedding model "
@@ -382,6 +382,15 @@ class ChunkStore(VectorStore):
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return [by_id[i] for i in ids if i in by_id]
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning(message)
 
 
 def collection_names(client) -> set[str]:

@@ -201,7 +201,8 @@ def _run(args) -> int:
             print(json.dumps(state))
         else:
             print(f"{state['chunks']} chunks in Chroma, {state['records']} recorded, "
-                  f"{state['keyword_index']} in the keyword index, {state['sources']} sources: "
+                  f"{state['keyword_index']} in the keyword index, {state['sources']} sources, "
+                  f"embedding model {state['embedding_model']}: "
                   + ("consistent" if state["consistent"] else
                      "INCONSISTENT (run `sourcechat status --repair`)"))
         return EXIT_OK if state["consistent"] else EXIT_ERROR
