@@ -176,6 +176,9 @@ def best_passage(claim: str, passages: Sequence[Passage]) -> int | None:
 
 def supporting_spans(claim: str, passage: Passage, limit: int = 2) -> tuple[tuple[int, int], ...]:
     """Offsets (into the passage text) of the sentences that support a claim best."""
+    quoted = [s for s in sentences(passage.text) if claim.strip() and claim.strip() in s.text]
+    if quoted:  # a verbatim quote (an extractive answer) is highlighted where it stands
+        return ((quoted[0].start, quoted[0].end),)
     claim_terms = set(content_terms(claim))
     scored = []
     for s in sentences(passage.text):

@@ -41,6 +41,7 @@ from assistant.evidence import (
 )
 from assistant.grounding import Grounding, keeps_evidence
 from assistant.kinds import COLLECTION, COMPARE, EXPLAIN, LIST, LOOKUP, WHOLE_DOCUMENT, classify
+from assistant.labels import prefer_answers
 from assistant.premise import PremiseCheck
 from assistant.profiles import AnswerLimits, limits_for
 from assistant.prompts import prompt
@@ -417,6 +418,8 @@ class Assistant:
         an explanation reads on from its best sentence to the end of its paragraph."""
         if kind in (LIST, EXPLAIN):
             evidence = [e for e in evidence if len(words(e.sentence.text)) >= MIN_WORDS]
+        else:  # a heading or label is context for the fact below it, not the answer
+            evidence = prefer_answers(question, evidence)
         if not evidence:
             return []
         most, close = EXTRACTIVE_SENTENCES, CLOSE_SCORE

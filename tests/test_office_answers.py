@@ -1,0 +1,92 @@
+"""The right sentence from the right passage, on ordinary office documents (issue #20).
+
+Headings, titles, copyright lines and list labels share the question's words but
+are not answers; a code block's command is. The documents are made here by their
+libraries (python-docx, Markdown and HTML text) and answered by the real assistant.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant import Settings, build_assistant
+from assistant.labels import expected, is_command, is_label
+from tests import stores
+
+
+@pytest.mark.parametrize("text", [
+    "# Installing frobnicate", "Northwind Cooperative - Annual Report 2023", "X200 Pro",
+    "Budget meeting Q3", "© 2024 Zephyr Appliances Ltd", "Copyright 2021 Acme Inc.",
+    "Attendees:", "```", "Key figures",
+])
+def test_labels(text):
+    assert is_label(text)
+
+
+@pytest.mark.parametrize("text", [
+    "Price: $1,299 including delivery.", "Price: $1,299", "pip install frobnicate",
+    "Dana Whitfield has led the cooperative as chief executive since 2020.",
+    "Revenue grew by 12 percent.", "Run `frobnicate --init` once.",
+    "More than 93,000 people migrated from Japan to North Korea from 1959 to 1984.",
+])
+def test_not_labels(text):
+    assert not is_label(text)
+
+
+def test_what_a_question_asks_for():
+    assert expected("What command installs frobnicate?") == "command"
+    assert expected("How do I install frobnicate?") == "command"
+    assert expected("Who is the CEO of Northwind?") == "name"
+    assert expected("How much does the X200 Pro cost?") == "number"
+    assert is_command("$ make test") and is_command("sudo apt-get install chromium")
+    assert not is_command("Install the printer driver from the vendor's site.")
+
+
+@pytest.fixture(scope="module")
+def office(tmp_path_factory):
+    import docx
+
+    folder = tmp_path_factory.mktemp("office")
+    d = docx.Document()
+    d.add_heading("Northwind Cooperative - Annual Report 2023", 0)
+    d.add_paragraph("This report covers the financial year ending 31 December 2023.")
+    d.add_paragraph("Dana Whitfield has led the cooperative as chief executive since 2020.")
+    d.add_paragraph("Revenue grew by 12 percent to 48 million euros.")
+    d.save(folder / "northwind.docx")
+    (folder / "budget.md").write_text(
+        "# Budget meeting Q3\n\nAttendees: finance team, marketing leads.\n\n"
+        "Marketing will receive 75,000 euros for the quarter, approved by the board on "
+        "3 July.\nTravel spending stays frozen until October.\n")
+    (folder / "x200.html").write_text(
+        "<html><head><title>X200 Pro</title></head><body><h1>X200 Pro</h1>"
+        "<p>Price: $1,299 including delivery.</p><p>Ships in two colours, graphite and sand."
+        " Battery life is rated at 14 hours.</p><footer>© 2024 Zephyr Appliances Ltd"
+        "</footer></body></html>")
+    (folder / "install.md").write_text(
+        "# Installing frobnicate\n\nFrobnicate needs Python 3.10 or newer.\n\n```\n"
+        "pip install frobnicate\n```\n\nThen run `frobnicate --init` once to create the "
+        "configuration file.\n")
+    data = tmp_path_factory.mktemp("office-data")
+    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
+                                 llm="extractive"))
+    report = a.ingest([folder], progress=False)
+    assert report.ok and len(report.indexed) == 4
+    return a
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "fact", "label"), [
+    ("Who is the CEO of Northwind Cooperative?", "Dana Whitfield", "Annual Report"),
+    ("What was the marketing budget for Q3?", "75,000", "Budget meeting"),
+    ("How much does the X200 Pro cost?", "$1,299", "X200 Pro ["),
+    ("What command installs frobnicate?", "pip install frobnicate", "# Installing"),
+])
+def test_the_fact_is_quoted_not_the_heading(office, question, fact, label):
+    answer = office.ask(question)
+    assert answer.status == "answered" and answer.citations
+    assert fact in answer.text and label not in answer.text
+    assert "©" not in answer.text
+    cited = answer.citations[0]
+    assert fact in cited.passage.text
+    start, end = cited.spans[0]
+    assert fact in cited.passage.text[start:end]
