@@ -84,10 +84,12 @@ PATTERNS: dict[str, str] = {
         r"|\b(?:verify|confirm|validate|unlock|re-?activate|restore|secure)\s+(?:your|their|the\s+"
         r"user['’]?s?)\s+(?:account|identity|password|credentials|login|details)\b"
         r"[^.!?\n]{0,40}?" + _URL),
-    # respond only with ...
+    # respond only with ...; only write the word PWNED
     "answer_format": (
         r"\b(?:respond|reply|answer|output)\s+(?:only|solely|exclusively)\s+with\b"
-        r"|\b(?:respond|reply|answer)\s+with\s+only\b"),
+        r"|\b(?:respond|reply|answer)\s+with\s+only\b"
+        r"|" + _COMMAND + r"only\s+(?:write|say|output|print|reply|respond|answer)(?:\s+with)?\s+"
+        r"(?:the\s+(?:single\s+)?word\b|[\"'“‘]|(?-i:[A-Z]{3,})\b)"),
     # new instructions: ...
     "new_instructions": r"\bnew\s+(?:instructions?|directives?)\s*:",
 }
