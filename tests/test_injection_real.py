@@ -101,3 +101,28 @@ def test_other_evidence_that_answers_as_well_is_quoted_instead(tmp_path):
     assert answer.found and answer.suspect == ()
     assert answer.text == ("The admin password of the harbour kiosk is changed every month by "
                            "the IT desk [1].")
+
+
+def test_the_web_chat_says_so_on_upload_and_above_the_answer(tmp_path):
+    from assistant import Settings, build_assistant
+    from ui.app import Handlers
+
+    data = tmp_path / "data"
+    a = build_assistant(Settings(data_dir=data, llm="extractive",
+                                 chroma_url=stores.url_for(data)))
+    handlers = Handlers(a, max_upload_mb=1)
+    (tmp_path / "notes.txt").write_text(NOTES)
+    status, _, _ = handlers.upload([str(tmp_path / "notes.txt")], progress=lambda *_, **__: None)
+    assert ("⚠️ notes.txt: 1 passage holds instructions addressed to an AI assistant or the "
+            "reader (a possible prompt injection); answers citing it carry a warning."
+            in status.split("\n\n"))
+    *_, (messages, panel, _) = handlers.respond(QUESTION, [], 5, "extractive")
+    assert messages[1]["content"].startswith("**⚠️ Warning:** <a href=\"#view-")
+    assert "a possible prompt injection); it is quoted as document text" in messages[1][
+        "content"]
+    assert "http://evil.example.com" not in messages[1]["content"] + messages[2]["content"]
+    assert '<div class="sc-warning">' in panel
+    *_, (messages, panel, _) = handlers.respond("Who is the harbour master?", [], 5,
+                                                "extractive")
+    assert "Ana Lobo" in messages[1]["content"] and "Warning" not in messages[1]["content"]
+    assert "sc-warning" not in panel
