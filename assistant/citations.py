@@ -2,7 +2,9 @@
 
 The model sees passages numbered [1]..[k]. A marker naming no passage is dropped;
 a sentence without a marker is attributed to the passage that supports it best;
-the passages actually cited are renumbered 1..m in order of first use.
+the passages actually cited are renumbered 1..m in order of first use. A citation
+whose cited text holds instructions addressed to an AI assistant or the reader
+(`corpus/injection.py`) is listed in the answer's `suspect`, with a warning.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from corpus.injection import WHAT, holds_instructions, overlaps, planted
 from corpus.text import sentences
 from index.passages import Passage
 
@@ -56,6 +59,9 @@ class Answer:
     # question's words that no document contains
     closest: tuple[Passage, ...] = ()
     missing: tuple[str, ...] = ()
+    # the citations [n] whose cited text holds instructions addressed to an AI assistant or
+    # the reader (a possible prompt injection): shown with a warning
+    suspect: tuple[int, ...] = ()
 
     def __post_init__(self):
         if not self.status:
@@ -74,6 +80,17 @@ class Answer:
         return (f"{n} sentence{'s' if n > 1 else ''} not supported by the sources "
                 f"{'were' if n > 1 else 'was'} removed.")
 
+    @property
+    def warning(self) -> str:
+        """'[1] contains instructions addressed to an AI assistant ...; it is quoted as
+        document text, not as advice.' (empty when no citation is suspect)."""
+        if not self.suspect:
+            return ""
+        refs = " and ".join(", ".join(f"[{n}]" for n in self.suspect).rsplit(", ", 1))
+        verb, pronoun = ("contains", "it is") if len(self.suspect) == 1 else ("contain",
+                                                                              "they are")
+        return f"{refs} {verb} {WHAT}; {pronoun} quoted as document text, not as advice."
+
     def to_dict(self) -> dict:
         """The `sourcechat ask --json` object."""
         return {"question": self.question, "query": self.query or self.question,
@@ -82,7 +99,24 @@ class Answer:
                 "scope": list(self.scope), "dropped": self.dropped,
                 "citations": [c.to_dict() for c in self.citations],
                 "closest": [_passage_dict(p) for p in self.closest],
-                "missing_terms": list(self.missing)}
+                "missing_terms": list(self.missing),
+                "suspect": list(self.suspect), "warning": self.warning}
+
+
+def with_warnings(answer: Answer) -> Answer:
+    """The answer with `suspect` set: each citation whose supporting sentences (the whole
+    passage when none is known) hold instructions addressed to an AI assistant or the reader,
+    and each one cited by an answer sentence that holds such instructions itself."""
+    flagged: set[int] = set()
+    for c in answer.citations:
+        if overlaps(c.spans or ((0, len(c.passage.text)),), planted(c.passage.text)):
+            flagged.add(c.n)
+    for sent in sentences(answer.text):
+        if holds_instructions(MARKER.sub("", sent.text)):
+            cited = {int(n) for group in MARKER.findall(sent.text)
+                     for n in re.split(r"\s*[,;]\s*", group)}
+            flagged |= cited or {c.n for c in answer.citations}
+    return replace(answer, suspect=tuple(sorted(flagged))) if flagged else answer
 
 
 def _passage_dict(p: Passage) -> dict:

@@ -7,7 +7,9 @@ whole go to `documents`. A model's answer is checked sentence by sentence
 (`grounding`): unsupported sentences are removed; the small embedded model's
 sentences must also keep what their evidence says, else it is quoted; without a
 model the best supporting sentences are quoted. Every sentence of an answer
-cites a passage.
+cites a passage. A sentence holding instructions addressed to an AI assistant or the
+reader (a possible prompt injection) is quoted only when nothing else answers nearly as
+well, and an answer citing one carries a warning.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from assistant.citations import MARKER, PARTIAL, Answer, Claim, attribute, render
+from assistant.citations import (
+    MARKER,
+    PARTIAL,
+    Answer,
+    Claim,
+    attribute,
+    render,
+    with_warnings,
+)
 from assistant.conversation import (
     accept_rewrite,
     check_history,
@@ -49,6 +59,7 @@ from assistant.settings import Settings
 from assistant.writer import Draft, Writer, paragraphs
 from corpus import SAMPLE_DIR, PageReader
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
+from corpus.injection import overlaps, planted
 from corpus.text import Sentence, content_terms, sentences, words
 from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest, remove_sources
 from index.reindex import SWITCH_GRACE_S, ReindexReport, reindex
@@ -240,8 +251,16 @@ class Assistant:
         """Yield the answer's text as it is generated (str pieces), then the final Answer.
 
         The final Answer is authoritative: sentences the sources do not support are
-        removed (or the evidence quoted instead), so a UI must show the final text.
+        removed (or the evidence quoted instead), so a UI must show the final text. Its
+        `suspect` lists the citations whose cited text holds instructions addressed to an
+        AI assistant or the reader (a UI shows `answer.warning`).
         """
+        for event in self._stream(question, history, k, sources, backend):
+            yield with_warnings(event) if isinstance(event, Answer) else event
+
+    def _stream(self, question: str, history: Sequence[dict] | None, k: int | None,
+                sources: Sequence[str] | None, backend: str | None
+                ) -> Iterator[str | Answer]:
         question = _check_question(question)
         history = check_history(history)
         name = backend or self.settings.llm
@@ -284,6 +303,7 @@ class Assistant:
                 return
         if gathers:
             evidence = self.scorer.evidence(query, passages)
+        evidence = _unplanted_first(evidence, passages)
 
         claims: list[Claim] = []
         dropped = 0
@@ -487,7 +507,8 @@ class Assistant:
                  ) -> Answer:
         """What the documents do not state, then what they do say (their best sentences,
         quoted and cited)."""
-        claims = self._extractive_claims(evidence, passages, LOOKUP, query)
+        claims = self._extractive_claims(_unplanted_first(evidence, passages), passages,
+                                         LOOKUP, query)
         if not claims:
             return self._declined(question, query, kind, sources, passages)
         claims = attribute(claims, lambda text: best_passage(text, passages))
@@ -526,6 +547,19 @@ def _check_question(question: str) -> str:
             f"The question is {len(question)} characters long; keep it under "
             f"{MAX_QUESTION_CHARS}.")
     return question
+
+
+def _unplanted_first(evidence: Sequence[Evidence], passages: Sequence[Passage]
+                     ) -> list[Evidence]:
+    """The evidence without sentences holding instructions addressed to an AI assistant or
+    the reader, when what is left answers nearly as well as the best sentence (CLOSE_SCORE);
+    else all of it: such a sentence is then the answer, and the answer says so."""
+    flagged = {i: planted(p.text) for i, p in enumerate(passages)}
+    clean = [e for e in evidence
+             if not overlaps([(e.sentence.start, e.sentence.end)], flagged[e.passage])]
+    if clean and len(clean) < len(evidence) and clean[0].score >= CLOSE_SCORE * evidence[0].score:
+        return clean
+    return list(evidence)
 
 
 def _evidence_of(claim: Claim, evidence: Sequence[Evidence]) -> Evidence | None:

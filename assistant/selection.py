@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from corpus.injection import overlaps, planted
 from corpus.text import Sentence, content_terms, words
 from index.passages import Passage
 from index.vectors import chunk_sentences
@@ -51,17 +52,20 @@ def points_for(n_sentences: int, most: int) -> int:
 def candidates(passages: Sequence[Passage], strict: bool = True
                ) -> list[tuple[int, int, Sentence]]:
     """(passage index, sentence index in its chunk, sentence) for each distinct sentence worth
-    quoting, in document order (overlapping chunks repeat a sentence: kept once). A document
+    quoting, in document order (overlapping chunks repeat a sentence: kept once); instructions
+    addressed to an AI assistant or the reader are no point of the document. A document
     with none (slides, lists, text without full stops) gets every distinct sentence."""
     seen: set[tuple] = set()
     out = []
     for i, p in enumerate(passages):
+        flagged = planted(p.text) if strict else []
         for j, s in enumerate(chunk_sentences(p.text)):
             key = (p.source, p.page, p.start + s.start)
             if key in seen or not content_terms(s.text):
                 continue
             if strict and (not MIN_WORDS <= len(words(s.text)) <= MAX_WORDS
-                           or len(content_terms(s.text)) < 3):
+                           or len(content_terms(s.text)) < 3
+                           or overlaps([(s.start, s.end)], flagged)):
                 continue
             seen.add(key)
             out.append((i, j, s))

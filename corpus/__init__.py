@@ -10,6 +10,7 @@ from corpus.errors import (
     LoadError,
     SourcechatError,
 )
+from corpus.injection import holds_instructions, planted
 from corpus.loaders import SUPPORTED_SUFFIXES, LoadReport, PageNotes, load_documents, load_file
 from corpus.ocr import PageReader
 
@@ -20,5 +21,6 @@ __all__ = [
     "SAMPLE_DIR", "SUPPORTED_SUFFIXES", "BackendError", "IndexMismatchError",
     "InvalidQuestionError", "LoadError", "LoadReport", "PageNotes", "PageReader",
     "SourcechatError", "chunk_documents",
-    "chunk_id", "load_documents", "load_file", "make_splitter",
+    "chunk_id", "holds_instructions", "load_documents", "load_file", "make_splitter",
+    "planted",
 ]

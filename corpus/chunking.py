@@ -1,8 +1,9 @@
 """Documents -> chunks with exact offsets and stable ids.
 
 Every chunk's metadata carries source, title, page, start, end (character
-offsets into its document's page_content, so `text[start:end] == chunk`) and
-an id derived from source, page, offset and content.
+offsets into its document's page_content, so `text[start:end] == chunk`), an id
+derived from source, page, offset and content, and `suspect`: whether it holds
+instructions addressed to an AI assistant or the reader (`corpus/injection.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from langchain_core.documents import Document
+
+from corpus.injection import holds_instructions
 
 if TYPE_CHECKING:  # imported when chunking, not when a question is asked
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -43,7 +46,8 @@ def chunk_id(source: str, page: int | None, start: int, text: str) -> str:
 def chunk_documents(
     documents: Iterable[Document], *, chunk_size: int, chunk_overlap: int
 ) -> Iterator[Document]:
-    """Split documents lazily; each chunk has source/title/page/start/end/id metadata."""
+    """Split documents lazily; each chunk has source/title/page/start/end/id/suspect
+    metadata."""
     splitter = make_splitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     for doc in documents:
         text = doc.page_content
@@ -56,5 +60,6 @@ def chunk_documents(
             cursor = start + 1
             meta = dict(doc.metadata)
             meta.update(start=start, end=end, id=chunk_id(meta["source"], meta.get("page"),
-                                                          start, piece))
+                                                          start, piece),
+                        suspect=holds_instructions(piece))
             yield Document(page_content=piece, metadata=meta, id=meta["id"])

@@ -6,7 +6,9 @@ changed file's stale chunks are cleaned up (`scoped_full`) right after its new
 ones are written. A file whose size and mtime match its record is not even
 read. Every write happens in a writer session (`index/maintenance.py`), so a
 run that died midway is repaired by the next. Bad files are reported one line
-each; what was indexed before is kept. Chunk size, overlap, batch size and the
+each; what was indexed before is kept. Files holding instructions addressed to an AI
+assistant or the reader (a possible prompt injection) are named in the report; their
+chunks carry `suspect` metadata. Chunk size, overlap, batch size and the
 file size limit come from the caller (the settings are their one home).
 """
 
@@ -46,6 +48,8 @@ class IngestReport:
     repaired: int = 0
     errors: list[LoadError] = field(default_factory=list)
     pages: dict[str, PageNotes] = field(default_factory=dict)  # OCR'd / empty pages, per file
+    # passages holding instructions addressed to an AI assistant or the reader, per file
+    suspect: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -199,6 +203,9 @@ def _changed_files(files, store, report, bar, on_progress, chunker, *, chunk_siz
                                           chunk_overlap=chunk_overlap))
             if notes.read_by_ocr or notes.no_text:
                 report.pages[source] = notes
+            flagged = sum(bool(c.metadata["suspect"]) for c in chunks)
+            if flagged:
+                report.suspect[source] = flagged
         except LoadError as err:
             kept = len(records.list_keys(group_ids=[source]))
             if kept:

@@ -29,6 +29,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
 from corpus.errors import IndexMismatchError, SourcechatError
+from corpus.injection import holds_instructions
 from index.batching import CHROMA_PAGE, batches, pages
 from index.generations import pointed_at
 from index.passages import Passage
@@ -36,7 +37,7 @@ from index.records import IndexRecords
 from index.vectors import chunk_sentences, decode_vectors, encode_vectors
 
 log = logging.getLogger(__name__)
-_META_KEYS = ("source", "title", "page", "start", "end", "id")
+_META_KEYS = ("source", "title", "page", "start", "end", "id", "suspect")
 _FILTER_BATCH = 500  # sources per `$in` filter
 
 
@@ -366,6 +367,22 @@ class ChunkStore(VectorStore):
                 counts[meta["source"]] += 1
                 titles.setdefault(meta["source"], meta.get("title", ""))
         return [(s, titles[s], counts[s]) for s in sorted(counts)]
+
+    def suspect_sources(self) -> dict[str, int]:
+        """Passages holding instructions addressed to an AI assistant or the reader, per
+        source (sorted); chunks written before they were marked are checked by their text."""
+        counts: Counter[str] = Counter()
+        unmarked: list[str] = []
+        for got in pages(self.collection, CHROMA_PAGE, include=["metadatas"]):
+            for i, meta in zip(got["ids"], got["metadatas"], strict=True):
+                if "suspect" not in meta:
+                    unmarked.append(i)
+                elif meta["suspect"]:
+                    counts[meta["source"]] += 1
+        for text, source in self.texts_of(unmarked).values():
+            if holds_instructions(text):
+                counts[source] += 1
+        return {s: counts[s] for s in sorted(counts)}
 
     def document(self, source: str) -> list[Passage]:
         """Every chunk of one document, in document order (page, then offset)."""

@@ -21,6 +21,7 @@ from assistant import Answer, Assistant, SourcechatError
 from assistant.suggestions import suggest
 from corpus import SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
+from corpus.injection import flagged_note
 from ui.conversations import FILE_NAME, REASONS, ChatStore, NoSuchConversation, export_markdown
 from ui.render import (
     CSS,
@@ -336,6 +337,8 @@ class Handlers:
                 lines.append(f"❌ {inert(Path(err.path).name)}: {inert(err.reason)}.")
             for source, notes in report.pages.items():
                 lines.append(f"ℹ️ {inert(Path(source).name)}: {notes.summary()}.")
+            for source, n in report.suspect.items():
+                lines.append(f"⚠️ {inert(Path(source).name)}: {flagged_note(n)}.")
             for dup, twin in report.duplicates:
                 lines.append(f"ℹ️ {inert(Path(dup).name)}: same content as "
                              f"{inert(Path(twin).name)}, indexed once.")

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from corpus.errors import SourcechatError
+from corpus.injection import flagged_note
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 
@@ -197,6 +198,7 @@ def _run(args) -> int:
                 fixed = repair(assistant.store)
             print(f"repaired {fixed} leftover(s)", file=sys.stderr)
         state = check(assistant.store, assistant.retriever.keyword)
+        state["suspect"] = assistant.store.suspect_sources()
         if args.json:
             print(json.dumps(state))
         else:
@@ -205,6 +207,8 @@ def _run(args) -> int:
                   f"embedding model {state['embedding_model']}: "
                   + ("consistent" if state["consistent"] else
                      "INCONSISTENT (run `sourcechat status --repair`)"))
+            for source, n in state["suspect"].items():
+                print(f"warning: {source}: {flagged_note(n)}")
         return EXIT_OK if state["consistent"] else EXIT_ERROR
 
     if args.command == "ask":
@@ -266,6 +270,7 @@ def ingest_json(report, total: int) -> dict:
             "errors": [{"path": e.path, "reason": e.reason} for e in report.errors],
             "pages": {s: {"ocr": n.read_by_ocr, "empty": n.no_text, "summary": n.summary()}
                       for s, n in report.pages.items()},
+            "suspect": report.suspect,
             "chunks_added": report.chunks_added, "chunks_kept": report.chunks_kept,
             "chunks_removed": report.chunks_removed, "repaired": report.repaired,
             "seconds": round(report.seconds, 2), "chunks_in_index": total}
@@ -274,6 +279,8 @@ def ingest_json(report, total: int) -> dict:
 def _print_ingest(report, total: int) -> None:
     for source, notes in report.pages.items():
         print(f"note: {source}: {notes.summary()}", file=sys.stderr)
+    for source, n in report.suspect.items():
+        print(f"warning: {source}: {flagged_note(n)}", file=sys.stderr)
     for err in report.errors:
         print(f"skipped: {err}", file=sys.stderr)
     for dup, twin in report.duplicates:
@@ -314,6 +321,8 @@ def _ask(assistant, args) -> int:
     if streamed:  # the final answer replaces the draft (it may have failed the grounding check)
         print("\r\033[J", end="")
         print("\n" + "─" * 40)
+    if answer.warning:
+        print(f"Warning: {answer.warning}\n")
     print(answer.text)
     if answer.removed_note:
         print(f"({answer.removed_note})")

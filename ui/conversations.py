@@ -215,7 +215,10 @@ def export_markdown(conversation: Conversation) -> str:
     for turn in conversation.turns:
         a = turn.answer
         out += [f"## {markdown_text(turn.question)}", "",
-                f"*{a.get('status', 'answered')}*", "", markdown_text(a.get("answer", "")), ""]
+                f"*{a.get('status', 'answered')}*", ""]
+        if a.get("warning"):
+            out += [f"**Warning:** {markdown_text(a['warning'])}", ""]
+        out += [markdown_text(a.get("answer", "")), ""]
         for c in a.get("citations", []):
             where = f"page {c['page']}" if c.get("page") else f"chars {c['start']}–{c['end']}"
             spans = c.get("highlights") or [[0, len(c["text"])]]

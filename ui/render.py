@@ -11,6 +11,7 @@ from assistant.citations import PARTIAL
 from ui.viewer import view_ref
 
 PARTIAL_BADGE = "⚠️ Partial answer"
+WARNING_BADGE = "⚠️ Warning"
 
 
 def inert(text: str) -> str:
@@ -20,31 +21,44 @@ def inert(text: str) -> str:
     return html.escape(text, quote=False).replace("[", "&#91;").replace("]", "&#93;")
 
 
+def unlinked(text: str) -> str:
+    """Inert Markdown (see `inert`) in which no web or e-mail address becomes a link: for
+    text holding planted instructions ("visit http://... to verify your account")."""
+    return (inert(text).replace("://", "&#58;//").replace("www.", "www&#46;")
+            .replace("@", "&#64;"))
+
+
 def answer_markdown(answer: Answer) -> str:
-    """The answer text; each [n] opens its passage in the document viewer; a note when
-    sentences the sources do not support were removed."""
-    text = inert(answer.text)
+    """The answer text; each [n] opens its passage in the document viewer; a warning above
+    it when it cites instructions addressed to an AI assistant or the reader (their web
+    addresses then shown, never linked); a note when sentences the sources do not support
+    were removed."""
+    text = unlinked(answer.text) if answer.suspect else inert(answer.text)
+    if answer.status == PARTIAL:
+        text = f"**{PARTIAL_BADGE}:** {text}"
+    if answer.warning:
+        text = f"**{WARNING_BADGE}:** {inert(answer.warning)}\n\n{text}"
     refs = {str(c.n): view_ref(c.passage, c.spans) for c in answer.citations}
     text = re.sub(r"&#91;(\d+)&#93;",
                   lambda m: (f'<a href="{refs[m.group(1)]}">[{m.group(1)}]</a>'
                              if m.group(1) in refs else m.group(0)), text)
-    if answer.status == PARTIAL:
-        text = f"**{PARTIAL_BADGE}:** {text}"
     note = answer.removed_note
     return f"{text}\n\n<small><i>{note}</i></small>" if note else text
 
 
-def highlighted(citation: Citation) -> str:
-    """The passage text, HTML-escaped, with the supporting spans in <mark>."""
+def highlighted(citation: Citation, suspect: bool = False) -> str:
+    """The passage text, HTML-escaped, with the supporting spans in <mark> (a `suspect`
+    passage's addresses never linked)."""
     text = citation.passage.text
+    escape = unlinked if suspect else inert
     out, pos = [], 0
     for start, end in sorted(citation.spans):
         if start < pos:
             continue
-        out.append(inert(text[pos:start]))
-        out.append(f"<mark>{inert(text[start:end])}</mark>")
+        out.append(escape(text[pos:start]))
+        out.append(f"<mark>{escape(text[start:end])}</mark>")
         pos = end
-    out.append(inert(text[pos:]))
+    out.append(escape(text[pos:]))
     return "".join(out)
 
 
@@ -59,6 +73,8 @@ def sources_html(answer: Answer | None) -> str:
     if answer.scope:
         names = ", ".join(inert(Path(s).name) for s in answer.scope)
         parts.append(f'<div class="sc-query">Limited to: {names}</div>')
+    if answer.warning:
+        parts.append(f'<div class="sc-warning">{WARNING_BADGE}: {inert(answer.warning)}</div>')
     if answer.status == PARTIAL:
         parts.append('<div class="sc-partial">Partial: the documents do not state what the '
                      "question asks. The passages below are what they say instead.</div>")
@@ -72,8 +88,9 @@ def sources_html(answer: Answer | None) -> str:
             f'<div class="sc-source" id="src-{c.n}">'
             f'<div class="sc-head"><a class="sc-n" href="{ref}" title="Open in the document">'
             f"[{c.n}]</a> <b>{inert(p.name)}</b>{_score(p.score)} · chars "
-            f'{p.start}–{p.end} · <a class="sc-open" href="{ref}">open in document</a></div>'
-            f'<div class="sc-text">{highlighted(c)}</div></div>')
+            f'{p.start}–{p.end} · <a class="sc-open" href="{ref}">open in document</a>'
+            f"{_SUSPECT_MARK if c.n in answer.suspect else ''}</div>"
+            f'<div class="sc-text">{highlighted(c, c.n in answer.suspect)}</div></div>')
     return "\n".join(parts)
 
 
@@ -105,10 +122,14 @@ def sources_markdown(answer: Answer) -> str:
     lines = []
     for c in answer.citations:
         p = c.passage
+        suspect = c.n in answer.suspect
         lines.append(f'**<a href="{view_ref(p, c.spans)}">[{c.n}]</a> {inert(p.name)}**'
-                     f"{_score(p.score)}\n\n"
-                     f"<blockquote>{highlighted(c)}</blockquote>")
+                     f"{_score(p.score)}{_SUSPECT_MARK if suspect else ''}\n\n"
+                     f"<blockquote>{highlighted(c, suspect)}</blockquote>")
     return "\n\n".join(lines)
+
+
+_SUSPECT_MARK = ' · <span class="sc-suspect">⚠️ possible prompt injection</span>'
 
 
 def _score(score: float) -> str:
@@ -126,6 +147,8 @@ CSS = """
 .sc-query { font-size: 0.9em; margin-bottom: 6px; }
 .sc-empty { color: #777; font-style: italic; }
 .sc-partial { color: #8a5a00; font-style: italic; margin-bottom: 6px; }
+.sc-warning { color: #9a1c1c; font-weight: bold; margin-bottom: 6px; }
+.sc-suspect { color: #9a1c1c; font-weight: bold; }
 .sc-missing { font-size: 0.9em; margin: 6px 0; }
 .sc-closest-head { font-size: 0.9em; color: #777; margin-top: 8px; }
 .sc-closest { border-left: 3px dashed #bbb; padding: 6px 10px; margin: 8px 0; color: #666; }
