@@ -10,7 +10,14 @@ from corpus.errors import (
     LoadError,
     SourcechatError,
 )
-from corpus.loaders import SUPPORTED_SUFFIXES, LoadReport, PageNotes, load_documents, load_file
+from corpus.loaders import (
+    SUPPORTED_SUFFIXES,
+    LoadReport,
+    PageNotes,
+    given_paths,
+    load_documents,
+    load_file,
+)
 from corpus.ocr import PageReader
 
 SAMPLE_DIR = files("corpus") / "samples"
@@ -20,5 +27,5 @@ __all__ = [
     "SAMPLE_DIR", "SUPPORTED_SUFFIXES", "BackendError", "IndexMismatchError",
     "InvalidQuestionError", "LoadError", "LoadReport", "PageNotes", "PageReader",
     "SourcechatError", "chunk_documents",
-    "chunk_id", "load_documents", "load_file", "make_splitter",
+    "chunk_id", "given_paths", "load_documents", "load_file", "make_splitter",
 ]
