@@ -24,12 +24,14 @@ def default_assistant() -> Assistant:
 
 
 def retrieve(question: str, k: int | None = None,
-             sources: Sequence[str] | None = None) -> list[Passage]:
-    """The `k` passages (default: the `k` setting) that best match a question, best first."""
+             sources: str | Sequence[str] | None = None) -> list[Passage]:
+    """The `k` passages (1 to `MAX_K`; default: the `k` setting) that best match a question,
+    best first; `sources`: the documents to search (names or paths, or one)."""
     return default_assistant().retrieve(question, k=k, sources=sources)
 
 
 def ask(question: str, history: Sequence[dict] | None = None, k: int | None = None,
-        sources: Sequence[str] | None = None) -> Answer:
-    """Answer a question from the indexed documents, citing the passages used, or decline."""
+        sources: str | Sequence[str] | None = None) -> Answer:
+    """Answer a question from the indexed documents, citing the passages used, or decline;
+    `k` and `sources` as for `retrieve`."""
     return default_assistant().ask(question, history=history or [], k=k, sources=sources)

@@ -14,6 +14,9 @@ well, and an answer citing one carries a warning.
 
 from __future__ import annotations
 
+import difflib
+import numbers
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -55,13 +58,21 @@ from assistant.labels import prefer_answers
 from assistant.premise import PremiseCheck
 from assistant.profiles import AnswerLimits, limits_for
 from assistant.prompts import prompt
-from assistant.settings import Settings
+from assistant.settings import MAX_K, Settings
 from assistant.writer import Draft, Writer, paragraphs
-from corpus import SAMPLE_DIR, PageReader
+from corpus import SAMPLE_DIR, PageReader, given_paths
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
 from corpus.injection import overlaps, planted
 from corpus.text import Sentence, content_terms, sentences, words
-from index import ChunkStore, IngestReport, Passage, PassageRetriever, ingest, remove_sources
+from index import (
+    ChunkStore,
+    IngestReport,
+    Passage,
+    PassageRetriever,
+    indexed_copies,
+    ingest,
+    remove_sources,
+)
 from index.reindex import SWITCH_GRACE_S, ReindexReport, reindex
 from index.vectors import chunk_sentences
 
@@ -78,6 +89,24 @@ SHOW_CLOSE = 0.6           # a capable model reads passages scoring within this 
 MIN_WORDS = 6              # shorter lines (captions, bylines) are not gathered into lists
 DECLINE_CLOSEST = 3        # a declined answer shows this many closest passages (not an answer)
 DOCUMENT_LEVEL = (*WHOLE_DOCUMENT, COLLECTION, COMPARE)
+CLOSE_NAMES = 3            # an unknown source's message names this many close documents
+# HTML in a question (pasted, or an attempt at markup) is not what it asks: its tags go,
+# and the elements whose content is code or drawing go whole
+_HTML_TAGS = (
+    "a abbr address area article aside audio b base bdi bdo big blink blockquote body br "
+    "button canvas caption center cite code col colgroup data datalist dd del details dfn "
+    "dialog div dl dt em embed fieldset figcaption figure font footer form frame frameset h1 "
+    "h2 h3 h4 h5 h6 head header hr html i iframe img input ins kbd label legend li link main "
+    "map mark marquee math menu meta meter nav noscript object ol optgroup option output p "
+    "param picture pre progress q rp rt ruby s samp script section select slot small source "
+    "span strike strong style sub summary sup svg table tbody td template textarea tfoot th "
+    "thead time title tr track tt u ul var video wbr").split()
+_MARKUP = re.compile(
+    r"<!--.*?(?:-->|$)"  # a comment (unclosed: to the end, as a browser reads it)
+    r"|<(script|style|svg|math|template|iframe)\b[^>]*(?<!/)>.*?(?:</\1\s*>|$)"  # with content
+    r"|<[!?][^<>]*>"  # <!DOCTYPE ...>, <?xml ...?>
+    rf"|</?(?:{'|'.join(_HTML_TAGS)})(?=[\s/>])[^<>]*>",  # any other HTML tag
+    re.IGNORECASE | re.DOTALL)
 
 
 class Assistant:
@@ -114,9 +143,11 @@ class Assistant:
             return self._models[backend]
 
     # -- documents ---------------------------------------------------------------------------
-    def ingest(self, paths: Sequence[str | Path] | None = None, progress: bool = True,
-               on_progress=None, sync: bool = False) -> IngestReport:
-        """Index files/folders (default: the sample corpus); `sync` drops vanished files."""
+    def ingest(self, paths: str | Path | Sequence[str | Path] | None = None,
+               progress: bool = True, on_progress=None, sync: bool = False) -> IngestReport:
+        """Index files/folders (default: the sample corpus; an empty path is refused);
+        `sync` drops vanished files."""
+        paths = given_paths(paths) if paths is not None else []
         report = ingest(paths or [str(SAMPLE_DIR)], self.store,
                         chunk_size=self.settings.chunk_size,
                         chunk_overlap=self.settings.chunk_overlap,
@@ -134,7 +165,7 @@ class Assistant:
         from corpus import SUPPORTED_SUFFIXES
         from index.watch import keep_in_step
 
-        roots = [Path(f).expanduser().resolve() for f in folders]
+        roots = [Path(f).expanduser().resolve() for f in given_paths(folders)]
 
         def sync(_changed: set[str]) -> None:
             report = self.ingest(roots, progress=False, sync=True)
@@ -190,31 +221,49 @@ class Assistant:
         """(source, title, chunks) for each indexed document."""
         return self.store.sources()
 
-    def resolve_source(self, source: str, known: Sequence[str] | None = None) -> str:
-        """The indexed source a full path or a unique file name names; a SourcechatError
-        says what to give instead."""
+    def resolve_source(self, source: str, known: Sequence[str] | None = None,
+                       copies: bool = False) -> str:
+        """The indexed source that `source` names: its full path, a path relative to the
+        current folder, or a unique file name (or path ending); with `copies`, also the
+        path of a copy that was indexed once under another name (the same content). A
+        SourcechatError says what to give instead, naming the documents that come close."""
         known = known if known is not None else [s for s, _, _ in self.store.sources()]
-        matches = [s for s in known if s == source] or [
+        if source in known:
+            return source
+        path = _absolute(source)
+        matches = [str(path)] if path is not None and str(path) in known else [
             s for s in known if Path(s).name == source or s.endswith("/" + source)]
+        if not matches and path is not None and path.is_file():
+            twins = [s for s in indexed_copies(self.store, path) if s in known]
+            if twins and not copies:  # removing it must not remove the one indexed
+                raise SourcechatError(f"'{source}' is not indexed itself: it has the same "
+                                      f"content as {twins[0]}, indexed once.")
+            matches = twins[:1]
         if not matches:
-            raise SourcechatError(f"No indexed document matches '{source}': "
+            close = difflib.get_close_matches(Path(source).name,
+                                              sorted({Path(s).name for s in known}), CLOSE_NAMES)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise SourcechatError(f"No indexed document matches '{source}'{hint}: "
                                   "see `sourcechat sources` for the list.")
         if len(matches) > 1:
             raise SourcechatError(f"'{source}' matches {len(matches)} documents; "
                                   "give the full path shown by `sourcechat sources`.")
         return matches[0]
 
-    def _sources(self, sources: Sequence[str] | None,
+    def _sources(self, sources: str | Sequence[str] | None,
                  documents: Sequence[tuple[str, str, int]] | None = None) -> tuple[str, ...]:
-        """A question's sources as stored: full paths checked, file names resolved
-        (against `documents`, the indexed ones, when the caller has listed them)."""
-        if not sources:
+        """A question's sources as stored (one may be given as a plain string): each
+        resolved by `resolve_source` (against `documents`, the indexed ones, when the
+        caller has listed them)."""
+        given = _source_names(sources)
+        if not given:
             return ()
         known = [s for s, _, _ in (self.store.sources() if documents is None else documents)]
-        return tuple(self.resolve_source(s, known) for s in sources)
+        return tuple(dict.fromkeys(self.resolve_source(s, known, copies=True) for s in given))
 
     def remove(self, source: str) -> tuple[str, int]:
-        """Remove a document (full source path, or a unique file name); returns (source, chunks)."""
+        """Remove a document (named as `resolve_source` reads it; never through a copy's
+        path); returns (source, chunks)."""
         source = self.resolve_source(source)
         removed = remove_sources(self.store, [source])
         self._refresh_keywords()
@@ -222,20 +271,21 @@ class Assistant:
 
     # -- questions ---------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None,
-                 sources: Sequence[str] | None = None) -> list[Passage]:
+                 sources: str | Sequence[str] | None = None) -> list[Passage]:
         """The best passages for a question, best first."""
         question = _check_question(question)
+        k = check_k(k) or self.settings.k
         self._first_use()
-        return self.retriever.search(question, k or self.settings.k, self._sources(sources))
+        return self.retriever.search(question, k, self._sources(sources))
 
     def relevance(self, question: str, k: int | None = None,
-                  sources: Sequence[str] | None = None) -> Relevance:
+                  sources: str | Sequence[str] | None = None) -> Relevance:
         """The relevance-gate score of a question (the answer is declined below the setting)."""
         passages = self.retrieve(question, k, sources)
         return self.scorer.relevance(question, passages, self.scorer.evidence(question, passages))
 
     def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
-            sources: Sequence[str] | None = None, backend: str | None = None) -> Answer:
+            sources: str | Sequence[str] | None = None, backend: str | None = None) -> Answer:
         """Answer a question from the documents, with citations, or decline."""
         answer = None
         for event in self.stream(question, history, k, sources, backend):
@@ -246,7 +296,7 @@ class Assistant:
         return answer
 
     def stream(self, question: str, history: Sequence[dict] | None = None,
-               k: int | None = None, sources: Sequence[str] | None = None,
+               k: int | None = None, sources: str | Sequence[str] | None = None,
                backend: str | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text as it is generated (str pieces), then the final Answer.
 
@@ -262,6 +312,7 @@ class Assistant:
                 sources: Sequence[str] | None, backend: str | None
                 ) -> Iterator[str | Answer]:
         question = _check_question(question)
+        k = check_k(k) or self.settings.k
         history = check_history(history)
         name = backend or self.settings.llm
         chat_model = self.chat_model_for(backend)
@@ -281,7 +332,6 @@ class Assistant:
                                              documents)
             return
         sources = self._sources(sources)
-        k = k or self.settings.k
         gathers = intent.kind in (LIST, EXPLAIN)
         # lists and explanations gather from more passages; the gate reads the top k
         # sources are resolved above: search directly (retrieve() would list them again)
@@ -538,14 +588,35 @@ def focus(text: str, evidence: Sequence[Evidence], limit: int) -> str:
     return " … ".join(e.sentence.text for e in chosen)
 
 
-def _check_question(question: str) -> str:
-    if not isinstance(question, str) or not question.strip():
-        raise InvalidQuestionError("The question is empty: type a question about your documents.")
-    question = " ".join(question.split())
+def check_k(k) -> int | None:
+    """The passages a question asks for (None: the setting's number); a SourcechatError
+    unless a whole number from 1 to MAX_K (a whole float, as JSON or a slider sends, is
+    taken). The CLI, the Python API and the web chat's API all pass k through here."""
+    if k is None:
+        return None
+    value = int(k) if isinstance(k, float) and k.is_integer() else k
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+            or not 1 <= value <= MAX_K:
+        shown = repr(k) if len(repr(k)) <= 40 else repr(k)[:40] + "…"
+        raise SourcechatError(f"k, the number of passages per question, must be a whole "
+                              f"number from 1 to {MAX_K}; got {shown}.")
+    return int(value)
+
+
+def _check_question(question) -> str:
+    """The question as read: text, markup stripped, whitespace collapsed; an empty one (or
+    one that is only markup), a long one or one that is not text is refused in one line."""
+    if question is not None and not isinstance(question, str):
+        raise InvalidQuestionError(f"The question must be text, not {type(question).__name__}: "
+                                   "type a question about your documents.")
+    question = " ".join((question or "").split())
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidQuestionError(
             f"The question is {len(question)} characters long; keep it under "
             f"{MAX_QUESTION_CHARS}.")
+    question = " ".join(_MARKUP.sub(" ", question).split())
+    if not question:
+        raise InvalidQuestionError("The question is empty: type a question about your documents.")
     return question
 
 
@@ -560,6 +631,29 @@ def _unplanted_first(evidence: Sequence[Evidence], passages: Sequence[Passage]
     if clean and len(clean) < len(evidence) and clean[0].score >= CLOSE_SCORE * evidence[0].score:
         return clean
     return list(evidence)
+
+
+def _source_names(sources) -> tuple[str, ...]:
+    """The sources a question is limited to, as given: none, one (a string or path), or a
+    list of them."""
+    if sources is None or sources == "":
+        return ()
+    if isinstance(sources, str | os.PathLike):
+        sources = [sources]
+    if not isinstance(sources, list | tuple | set | frozenset) or not all(
+            isinstance(s, str | os.PathLike) for s in sources):
+        raise SourcechatError("sources must be document names or paths: a list of them, or "
+                              "one.")
+    return tuple(os.fspath(s) for s in sources)
+
+
+def _absolute(source: str) -> Path | None:
+    """`source` as an absolute path (relative to the current folder), or None when it
+    cannot name a file."""
+    try:
+        return Path(source).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def _evidence_of(claim: Claim, evidence: Sequence[Evidence]) -> Evidence | None:

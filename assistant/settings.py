@@ -50,6 +50,8 @@ PREMISE_WEIGHTS = {
     "best_lexical": -0.9404,
 }
 
+MAX_K = 50  # the most passages a question may ask for (CLI --k, the API's k, the web chat)
+
 
 class Settings(BaseSettings):
     """sourcechat's configuration (frozen)."""
@@ -92,7 +94,7 @@ class Settings(BaseSettings):
         None, description="API key of the openai backend (never logged or shown).")
     llm_timeout: float = Field(60.0, gt=0, description="Seconds to wait for the ollama/openai "
                                "backend.")
-    k: int = Field(5, ge=1, le=50, description="Passages retrieved per question.")
+    k: int = Field(5, ge=1, le=MAX_K, description="Passages retrieved per question.")
     chunk_size: int = Field(1500, ge=100, le=8000, description="Characters per chunk (chosen "
                             "by measurement: docs/retrieval.md).")
     chunk_overlap: int = Field(200, ge=0, le=2000, description="Characters shared by neighbours.")

@@ -11,7 +11,14 @@ from corpus.errors import (
     SourcechatError,
 )
 from corpus.injection import holds_instructions, planted
-from corpus.loaders import SUPPORTED_SUFFIXES, LoadReport, PageNotes, load_documents, load_file
+from corpus.loaders import (
+    SUPPORTED_SUFFIXES,
+    LoadReport,
+    PageNotes,
+    given_paths,
+    load_documents,
+    load_file,
+)
 from corpus.ocr import PageReader
 
 SAMPLE_DIR = files("corpus") / "samples"
@@ -21,6 +28,6 @@ __all__ = [
     "SAMPLE_DIR", "SUPPORTED_SUFFIXES", "BackendError", "IndexMismatchError",
     "InvalidQuestionError", "LoadError", "LoadReport", "PageNotes", "PageReader",
     "SourcechatError", "chunk_documents",
-    "chunk_id", "holds_instructions", "load_documents", "load_file", "make_splitter",
-    "planted",
+    "chunk_id", "given_paths", "holds_instructions", "load_documents", "load_file",
+    "make_splitter", "planted",
 ]

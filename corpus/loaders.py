@@ -13,7 +13,9 @@ pages OCR read and which yielded no text at all.
 from __future__ import annotations
 
 import codecs
+import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ from langchain_core.documents import Document
 from PIL import Image
 
 from corpus import office
-from corpus.errors import LoadError
+from corpus.errors import LoadError, SourcechatError
 from corpus.ocr import IMAGE_SUFFIXES, MIN_PAGE_CHARS, OCRUnavailable, PageReader
 from corpus.office import OFFICE_SUFFIXES
 
@@ -68,6 +70,46 @@ class LoadReport:
 
     files: list[str] = field(default_factory=list)
     errors: list[LoadError] = field(default_factory=list)
+
+
+class _QuietLoggers:
+    """While any file is read (by any thread), the reader libraries' own log lines are
+    silenced: pypdf's "EOF marker not found", pdfminer's warnings. A file they cannot
+    read is reported once, as its LoadError; one they can read needs no remark."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
+        self._lock = threading.Lock()
+        self._readers = 0
+        self._levels: dict[str, int] = {}
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if not self._readers:
+                for name in self.names:
+                    logger = logging.getLogger(name)
+                    self._levels[name] = logger.level
+                    logger.setLevel(logging.CRITICAL + 1)
+            self._readers += 1
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._readers -= 1
+            if not self._readers:
+                for name, level in self._levels.items():
+                    logging.getLogger(name).setLevel(level)
+
+
+_QUIET_READERS = _QuietLoggers(("pypdf", "pdfminer", "pdfplumber"))
+
+
+def given_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list:
+    """The paths to index or watch as a list (one path may be given alone); an empty one
+    is refused, since it would name the current folder, recursively."""
+    paths = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if any(not os.fspath(p).strip() for p in paths):
+        raise SourcechatError("An empty path was given: name the files or folders to index.")
+    return paths
 
 
 def iter_files(paths: Iterable[str | os.PathLike], report: LoadReport) -> Iterator[Path]:
@@ -138,19 +180,21 @@ def load_file(path: Path, ocr: PageReader | None = None,
     suffix = path.suffix.lower()
     notes = notes if notes is not None else PageNotes()
     try:
-        if suffix == ".pdf":
-            docs = _load_pdf(path, ocr, notes)
-        elif suffix in IMAGE_SUFFIXES:
-            docs = _load_image(path, ocr, notes)
-        elif suffix in OFFICE_SUFFIXES:
-            docs = _load_office(path, suffix)
-        elif suffix in (".html", ".htm"):
-            docs = [_load_html(path)]
-        elif suffix == ".docx":
-            docs = [_load_docx(path)]
-        else:
-            text = decode_text(path.read_bytes(), str(path))
-            docs = [_doc(text, path, None, _markdown_title(text) if suffix != ".txt" else None)]
+        with _QUIET_READERS:  # their failures are reported once, as a LoadError
+            if suffix == ".pdf":
+                docs = _load_pdf(path, ocr, notes)
+            elif suffix in IMAGE_SUFFIXES:
+                docs = _load_image(path, ocr, notes)
+            elif suffix in OFFICE_SUFFIXES:
+                docs = _load_office(path, suffix)
+            elif suffix in (".html", ".htm"):
+                docs = [_load_html(path)]
+            elif suffix == ".docx":
+                docs = [_load_docx(path)]
+            else:
+                text = decode_text(path.read_bytes(), str(path))
+                title = _markdown_title(text) if suffix != ".txt" else None
+                docs = [_doc(text, path, None, title)]
     except LoadError:
         raise
     except PermissionError:

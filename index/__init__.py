@@ -1,7 +1,7 @@
 """Embedding, the Chroma store and retrieval: chunks -> vectors -> Passages."""
 
 from index.embeddings import DEFAULT_MODEL, SentenceTransformerEmbeddings
-from index.ingest import IngestReport, index_documents, ingest
+from index.ingest import IngestReport, index_documents, indexed_copies, ingest
 from index.keyword import KeywordIndex
 from index.maintenance import check, remove_sources, repair
 from index.passages import Passage
@@ -11,6 +11,7 @@ from index.store import ChunkStore
 
 __all__ = [
     "DEFAULT_MODEL", "ChunkStore", "IndexRecords", "IngestReport", "KeywordIndex", "Passage",
-    "PassageRetriever", "SentenceTransformerEmbeddings", "check", "index_documents", "ingest",
+    "PassageRetriever", "SentenceTransformerEmbeddings", "check", "index_documents",
+    "indexed_copies", "ingest",
     "remove_sources", "repair",
 ]

@@ -156,6 +156,16 @@ def index_documents(
     return result["num_added"]
 
 
+def indexed_copies(store: ChunkStore, path: str | os.PathLike) -> list[str]:
+    """The indexed sources with the very content of the file at `path` (a copy of one is
+    indexed once, under the other name); [] when there is none or it cannot be read."""
+    try:
+        sha = _sha256(Path(path))
+    except (LoadError, OSError):
+        return []
+    return [s for s in store.records.files_with_hash(sha) if s != str(path)]
+
+
 # -- internals -------------------------------------------------------------------------------
 def _chunk_key(doc: Document) -> str:
     return doc.metadata["id"]
@@ -210,12 +220,10 @@ def _changed_files(files, store, report, bar, on_progress, chunker, *, chunk_siz
             kept = len(records.list_keys(group_ids=[source]))
             if kept:
                 err = LoadError(err.path, f"{err.reason}; its {kept} indexed passage(s) are kept")
-            report.errors.append(err)
-            bar.error(str(err))
+            report.errors.append(err)  # the caller reports it, once
             continue
         except OSError as err:
             report.errors.append(LoadError(source, f"cannot read file ({err.strerror or err})"))
-            bar.error(str(report.errors[-1]))
             continue
         by_hash[sha] = source
         yield current, chunks
@@ -293,10 +301,6 @@ class _Progress:
         if self.enabled:
             rate = self.n_chunks / max(time.perf_counter() - self.t0, 1e-9)
             self._progress.update(self._task, chunks=self.n_chunks, rate=f"{rate:.1f}")
-
-    def error(self, message: str) -> None:
-        if self.enabled:
-            self._progress.console.print(f"[yellow]skipped[/] {message}")
 
     def __exit__(self, *exc):
         if self.enabled:

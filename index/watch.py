@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from corpus import given_paths
 from corpus.errors import SourcechatError
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 def watch_folders(paths: Sequence[str | Path]) -> list[Path]:
     """The folders to watch, resolved; each must be an existing folder."""
+    paths = given_paths(paths)
     for p in paths:
         if not Path(p).expanduser().is_dir():
             raise SourcechatError(f"--watch: {p} is not a folder; give folders to watch.")

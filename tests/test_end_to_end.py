@@ -124,7 +124,9 @@ def test_cli_bad_input_is_one_line_and_nonzero(tmp_path):
     assert srcs[0]["chunks"] == 1
 
     bad_k = _cli("--data-dir", d, "ask", "Quux?", "--k", "0")
-    assert bad_k.returncode == 1 and "--k" in bad_k.stderr
+    assert bad_k.returncode == 1 and bad_k.stderr == (
+        "error: k, the number of passages per question, must be a whole number from 1 to 50; "
+        "got 0.\n")
 
     mismatch = _cli("--data-dir", d, "ask", "What is Zorblat?",
                     env_extra={"SOURCECHAT_EMBEDDING_MODEL": "/nonexistent/model"})

@@ -194,7 +194,8 @@ def test_api_ask_keeps_a_conversation_and_limits_to_sources(handlers):
         handlers.api_ask("Who wrote the letter?", conversation=cid, request=_user("bob"))
     with pytest.raises(gr.Error, match="No indexed document matches"):
         handlers.api_ask(SAMPLE_QUESTION, sources=["nothing.txt"])
-    with pytest.raises(gr.Error, match="k is the number of passages, 1 to 20; got 100000"):
+    with pytest.raises(gr.Error, match="k, the number of passages per question, must be a "
+                       "whole number from 1 to 50; got 100000"):
         handlers.api_ask(SAMPLE_QUESTION, k=100000)
     with pytest.raises(gr.Error, match="empty"):
         handlers.api_ask("   ", conversation="new", request=_user("carol"))

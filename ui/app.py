@@ -7,6 +7,7 @@ Gradio's API (`gradio_client.Client(url).predict("question", api_name="/ask")`).
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from assistant import Answer, Assistant, SourcechatError
+from assistant.settings import MAX_K
 from assistant.suggestions import suggest
 from corpus import SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
@@ -45,11 +47,11 @@ EXAMPLES = [
     "Which organizations wrote the letter?",
 ]
 SOURCES_TITLE = "Sources"
-MAX_API_K = 20  # passages per question through /ask (the page's slider goes as far)
 
 
 def chat_history(messages: list[dict]) -> list[dict]:
-    """The conversation for `ask`: user and answer messages, without sources/error notes."""
+    """The conversation for `ask`: user and answer messages, without sources/error notes
+    (a question as typed: the chat shows it escaped)."""
     out = []
     for m in messages or []:
         meta = m.get("metadata") or {}
@@ -57,8 +59,15 @@ def chat_history(messages: list[dict]) -> list[dict]:
             continue
         content = _message_text(m)
         if content.strip() and not content.startswith("⚠️"):
+            if m["role"] == "user":
+                content = html.unescape(content)
             out.append({"role": m["role"], "content": content})
     return out
+
+
+def question_message(question: str) -> dict:
+    """A question as the chat shows it: the text typed, never markup (`inert`)."""
+    return {"role": "user", "content": inert(question)}
 
 
 class Handlers:
@@ -90,13 +99,14 @@ class Handlers:
         """Yields (chat, sources panel, the final Answer once it is in)."""
         messages = list(messages or [])
         history = chat_history(messages)
-        messages.append({"role": "user", "content": message})
+        if isinstance(message, str) and message.strip():  # an empty one: no empty bubble
+            messages.append(question_message(message))
         messages.append({"role": "assistant", "content": "…"})
         yield messages, sources_html(None), None
         try:
             draft = ""
             answer: Answer | None = None
-            for event in self.assistant.stream(message, history, k=int(k), sources=sources,
+            for event in self.assistant.stream(message, history, k=k, sources=sources,
                                                backend=self._backend(backend)):
                 if isinstance(event, Answer):
                     answer = event
@@ -240,14 +250,13 @@ class Handlers:
     def api_ask(self, question: str, history: list | None = None, k: int | None = None,
                 backend: str | None = None, sources: list[str] | None = None,
                 conversation: str | None = None, request: gr.Request = None) -> dict:
-        """Answer a question (`k`: passages, default the setting; `sources`: document names
-        or paths to limit it to); returns the `sourcechat ask --json` object.
+        """Answer a question (`k`: passages, 1 to MAX_K, default the setting; `sources`:
+        document names or paths to limit it to, or one); returns the `sourcechat ask
+        --json` object.
         `conversation`: "new" starts a kept conversation, an id continues one (its turns
         are the history, its documents the default `sources`); its id is returned."""
         owner = _owner(request)
         try:
-            if k is not None and not (1 <= int(k) <= MAX_API_K):
-                raise SourcechatError(f"k is the number of passages, 1 to {MAX_API_K}; got {k}.")
             turns, cid = [], None
             if conversation and conversation != "new":
                 c = self.chats.get(owner, str(conversation))
@@ -256,8 +265,8 @@ class Handlers:
             past = [m for t in turns for m in (
                 {"role": "user", "content": t.question},
                 {"role": "assistant", "content": t.answer.get("answer", "")})]
-            answer = self.assistant.ask(question, past + list(history or []),
-                                        k=int(k) if k else None, sources=sources or None,
+            answer = self.assistant.ask(question, past + list(history or []), k=k,
+                                        sources=sources or None,
                                         backend=self._backend(backend))
         except SourcechatError as err:
             raise gr.Error(str(err)) from None
@@ -265,7 +274,7 @@ class Handlers:
         if conversation == "new":  # kept once it has an answer
             cid = self.chats.create(owner, question, sources or ())
         if cid:
-            shown = [{"role": "user", "content": question},
+            shown = [question_message(question),
                      {"role": "assistant", "content": answer_markdown(answer)}]
             self.chats.add_turn(owner, cid, question, out, shown)
             out["conversation"] = cid
@@ -430,8 +439,8 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                                              placeholder="Ask a question about your documents…",
                                              submit_btn=True, autofocus=True)
                         with gr.Row():
-                            k = gr.Slider(1, MAX_API_K, value=settings.k, step=1,
-                                      label="Passages (k)")
+                            k = gr.Slider(1, MAX_K, value=settings.k, step=1,
+                                          label="Passages (k)")
                             backend = gr.Dropdown(_backend_choices(settings.llm),
                                                   value=settings.llm, label="Backend")
                             reason = gr.Dropdown(["", *REASONS], value="", elem_id="reason",

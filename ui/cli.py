@@ -22,6 +22,8 @@ EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser (global options, then one sub-command)."""
+    from assistant.settings import MAX_K
+
     p = argparse.ArgumentParser(
         prog="sourcechat", description="Chat with your documents; answers cite their passages.")
     p.add_argument("--data-dir", help="where the index lives (env SOURCECHAT_DATA_DIR)")
@@ -54,7 +56,8 @@ def parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="answer a question with cited passages")
     ask.add_argument("question")
-    ask.add_argument("--k", type=int, help="passages to retrieve (default 5)")
+    ask.add_argument("--k", type=int, help=f"passages to retrieve, 1-{MAX_K} (default: the k "
+                     "setting, SOURCECHAT_K)")
     ask.add_argument("--llm", help="backend: embedded | extractive | ollama:MODEL | "
                      "openai:MODEL | llamacpp:PATH.gguf (env SOURCECHAT_LLM)")
     ask.add_argument("--llm-base-url",
@@ -211,9 +214,7 @@ def _run(args) -> int:
                 print(f"warning: {source}: {flagged_note(n)}")
         return EXIT_OK if state["consistent"] else EXIT_ERROR
 
-    if args.command == "ask":
-        if args.k is not None and not 1 <= args.k <= 50:
-            raise SourcechatError("--k must be between 1 and 50")
+    if args.command == "ask":  # the assistant checks the question, --k and --source
         return _ask(assistant, args)
 
     if args.command == "sources":
@@ -366,9 +367,12 @@ def _feedback(settings, args) -> int:
 
 def _eval(settings, args) -> int:
     from assistant.eval_run import run_eval
+    from assistant.pipeline import check_k
 
-    if any(k < 1 for k in args.ks) or args.answers < 0:
-        raise SourcechatError("--k values must be >= 1 and --answers >= 0")
+    for k in args.ks:  # each is retrieved as a question's k is
+        check_k(k)
+    if args.answers < 0:
+        raise SourcechatError("--answers must be >= 0")
     result = run_eval(args.file, settings, args.ks, args.answers, args.max_questions,
                       progress=not args.quiet, backends=args.llms,
                       corpus_squad=args.corpus_squad)
