@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from assistant.citations import Claim
 from assistant.evidence import support
-from corpus.text import content_terms, words
+from corpus.text import content_terms, is_identifier, words
 from index.passages import Passage
 
 MIN_GROUNDING = 0.75   # share of a sentence's content terms that its passages must hold
@@ -32,11 +32,12 @@ class Grounding:
         self.passages = list(passages)
         self.text = "\n".join(p.text for p in passages)
         self._terms = [set(content_terms(p.text)) for p in passages]
-        self.numbers = {w for terms in self._terms for w in terms if w.isdigit()}
+        self.numbers = {w for terms in self._terms for w in terms if exact(w)}
 
     def numbers_found(self, text: str) -> bool:
-        """Every number in `text` appears in the passages (where small models invent)."""
-        return all(w in self.numbers for w in content_terms(text) if w.isdigit())
+        """Every number and code in `text` appears in the passages (where small models
+        invent)."""
+        return all(w in self.numbers for w in content_terms(text) if exact(w))
 
     def supports(self, sentence: str) -> bool:
         """Enough of the sentence's content terms, and all its numbers, are in the passages."""
@@ -44,12 +45,12 @@ class Grounding:
 
     def held_by(self, sentence: str, refs: Sequence[int]) -> bool:
         """The passages `refs` together hold the sentence (MIN_GROUNDING of its terms, and
-        every number)."""
+        every number and code)."""
         terms = set(content_terms(sentence))
         if not terms:
             return True
         held = set().union(*(self._terms[i] for i in refs if 0 <= i < len(self._terms)))
-        if any(t.isdigit() and t not in held for t in terms):
+        if any(exact(t) and t not in held for t in terms):
             return False
         return len(terms & held) / len(terms) >= MIN_GROUNDING
 
@@ -63,6 +64,12 @@ class Grounding:
             if self.held_by(claim.text, (i,)):
                 return (i,)
         return None
+
+
+def exact(term: str) -> bool:
+    """A term a sentence must repeat exactly: a number, or a code (E1377: E1378 is
+    another thing, though three of its four characters match)."""
+    return term.isdigit() or is_identifier(term)
 
 
 def complete(text: str) -> bool:
@@ -119,11 +126,11 @@ def answer_terms(evidence: str, question: str) -> set[str]:
 
 def keeps_evidence(sentence: str, evidence: str, question: str) -> bool:
     """A model sentence keeps what its evidence sentence says about the question: every
-    number of the evidence's answer terms, and KEEP_ANSWER of the others."""
+    number and code of the evidence's answer terms, and KEEP_ANSWER of the others."""
     wanted = answer_terms(evidence, question)
     if not wanted:
         return True
     got = set(content_terms(sentence))
-    if any(t.isdigit() and t not in got for t in wanted):
+    if any(exact(t) and t not in got for t in wanted):
         return False
     return len(wanted & got) / len(wanted) >= KEEP_ANSWER

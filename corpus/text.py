@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 # Words that carry no topic: function words, question words, and words that talk
@@ -22,7 +23,15 @@ text passage passages article source sources mention mentioned mentions say says
 state stated states kind type sort way ways thing things make made get got
 """.split())
 
-_WORD = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+_NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
+_WORD = re.compile(rf"{_NUMBER.pattern}|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+# Letters and digits joined by - . / _ ' (or a thousands comma): a word or number as
+# _WORD reads it, or a code (one holding a digit: E1377, INV-2023-0042, v3.10.2).
+_COMPOUND = re.compile(r"[^\W_]+(?:(?:[-./_'’]|(?<=\d),(?=\d))[^\W_]+)*", re.UNICODE)
+_JOINED = re.compile(r"\d[-/_]|[-/_]\d|\d\.\d+\.\d")  # digits joined as codes: 88-1921, 3.10.2
+_ORDINAL = re.compile(r"[0-9]+(?:st|nd|rd|th)")
+_HASH_NUMBER = re.compile(r"#\s?([0-9]+)\b")  # ticket #1042
+LONG_NUMBER = 5  # digits from which a bare number is an identifier (an order number)
 _SENTENCE_END = re.compile(r"""(?<=[.!?])["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9])|\n\s*\n|\n(?=\S)""")
 
 
@@ -41,13 +50,65 @@ def normalize(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The word and number tokens of a text, as written."""
-    return _WORD.findall(text)
+    """The word and number tokens of a text, as written; an identifier is one token."""
+    return [token for token, piece in _tokens(text) if not piece]
 
 
 def content_terms(text: str) -> list[str]:
-    """Normalized content terms (stopwords removed), in order, with repeats."""
-    return [normalize(w) for w in words(text) if w.lower() not in STOPWORDS]
+    """Normalized content terms (stopwords removed), in order, with repeats.
+
+    An identifier (E1377, INV-2023-0042, 88-1921, v3.10.2) is one term, so it never
+    meets its near-misses (E1370) through a shared piece; one written with separators
+    is followed by its pieces ("COVID-19": covid-19, covid, 19), so a question naming
+    a piece still finds it."""
+    return [_term(token, piece) for token, piece in _tokens(text)
+            if token.lower() not in STOPWORDS]
+
+
+def identifiers(text: str) -> list[str]:
+    """The terms of a text's identifiers, once each, in order: codes (`is_identifier`;
+    not ordinals: 19th names no one thing), numbers of LONG_NUMBER digits or more (an
+    order number; not 1,000,000) and numbers written after '#' (ticket #1042)."""
+    out = [term for token, piece in _tokens(text) if not piece
+           and ((is_identifier(term := _term(token, False)) and not _ORDINAL.fullmatch(term))
+                or token.isdigit() and len(token) >= LONG_NUMBER)]
+    out += [m.group(1) for m in _HASH_NUMBER.finditer(text)]
+    return list(dict.fromkeys(out))
+
+
+def is_identifier(term: str) -> bool:
+    """A content term holding a code: digits with letters (e1377, mp3, 19th), or digit
+    groups joined by - / _ or by two dots (88-1921, 3.10.2); never a plain number."""
+    return any(ch.isdigit() for ch in term) and (
+        any(ch.isalpha() for ch in term) or bool(_JOINED.search(term)))
+
+
+def _tokens(text: str) -> Iterator[tuple[str, bool]]:
+    """(token, is a piece of the code before it) for the words, numbers and codes of a
+    text, in order."""
+    for m in _COMPOUND.finditer(text):
+        yield from _compound_tokens(m.group(0))
+
+
+def _compound_tokens(token: str) -> Iterator[tuple[str, bool]]:
+    if not any(ch.isdigit() for ch in token) or _NUMBER.fullmatch(token):
+        yield from ((w, False) for w in _WORD.findall(token))  # words, or a number
+    elif "'" in token or "’" in token:  # a code's apostrophe ends it: E1377's, 1990's
+        for part in re.split(r"['’]", token):
+            yield from _compound_tokens(part)
+    else:
+        yield token, False
+        if not token.isalnum():  # written with separators: its pieces too
+            yield from ((w, True) for w in _WORD.findall(token))
+
+
+def _term(token: str, piece: bool) -> str:
+    """A token's term: a word or number normalized; a code lower-cased whole (a plural
+    after its digits aside: 1990s, A320s)."""
+    if piece or not any(ch.isdigit() for ch in token) or _NUMBER.fullmatch(token):
+        return normalize(token)
+    term = token.lower()
+    return term[:-1] if len(term) > 2 and term.endswith("s") and term[-2].isdigit() else term
 
 
 @dataclass(frozen=True)

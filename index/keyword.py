@@ -33,14 +33,20 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus.text import content_terms
+from corpus.text import content_terms, identifiers
 from index.store import ChunkStore
 
 log = logging.getLogger(__name__)
 
+# How `tokenize` reads text, part of a saved index's folder name: an index saved with
+# another (e.g. before identifiers were kept whole) is never loaded, but rebuilt.
+TOKENIZER = 2
+_SAVED = f"t{TOKENIZER}-v-"  # a saved index's folder: _SAVED + content version
+
 
 def tokenize(text: str) -> list[str]:
-    """The terms BM25 indexes: content words, lower-cased and lightly stemmed."""
+    """The terms BM25 indexes: content words, lower-cased and lightly stemmed, and
+    identifiers whole (E1377 is one term, never "e" and "1377")."""
     return content_terms(text)
 
 
@@ -122,13 +128,15 @@ class KeywordIndex:
         return [(snap.ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
     def unknown(self, text: str) -> list[str]:
-        """The words of `text` whose terms no indexed chunk contains, in order, once each."""
+        """The words of `text` whose terms no indexed chunk contains, in order, once each
+        (an identifier's own term counts, not its pieces: INV-2023-0042 is unknown where
+        only INV-2023-0041 is indexed)."""
         snap = self._sync(wait=False)
         if not snap.ids:
             return []
         out: list[str] = []
         for word in re.findall(r"[\w'’-]+", text):
-            terms = tokenize(word)
+            terms = identifiers(word) or tokenize(word)
             if terms and not any(t in snap.df for t in terms) and word not in out:
                 out.append(word)
         return out
@@ -227,7 +235,7 @@ class KeywordIndex:
         return snap
 
     def _current_dir(self, version: str) -> Path | None:
-        return self.folder / f"v-{version}" if self.folder else None
+        return self.folder / f"{_SAVED}{version}" if self.folder else None
 
     def _save(self, snap: _Snapshot) -> None:
         if self.folder is None or not snap.ids:
@@ -252,7 +260,8 @@ class KeywordIndex:
             os.replace(tmp, target)  # atomic: readers see a whole index or none
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
-        for old in self.folder.glob("v-*"):  # older versions are no longer needed
+        # older versions, and any saved by another tokenizer, are no longer needed
+        for old in [*self.folder.glob("v-*"), *self.folder.glob("t*-v-*")]:
             if old != target:
                 shutil.rmtree(old, ignore_errors=True)
 
@@ -261,7 +270,7 @@ class KeywordIndex:
         if self.folder is None:
             return None
         folder = self._current_dir(version) if version else next(
-            iter(sorted(self.folder.glob("v-*"))), None)
+            iter(sorted(self.folder.glob(f"{_SAVED}*"))), None)
         if folder is None or not (folder / "meta.json").exists():
             return None
         try:

@@ -11,7 +11,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from assistant.settings import Settings
 from index import ChunkStore, KeywordIndex, PassageRetriever, index_documents, remove_sources
-from index.keyword import tokenize
+from index.keyword import TOKENIZER, tokenize
 from index.migrate import upgrade_layout
 from index.vectors import chunk_sentences, sentence_id
 from tests.stores import client_for
@@ -47,7 +47,8 @@ def test_keyword_index_stays_in_step_with_the_store(tmp_path):
     # a second process (a fresh object) loads the saved index of the same version
     other = KeywordIndex(_store(tmp_path), tmp_path / "kw")
     assert other.count() == 1
-    assert [p.name for p in (tmp_path / "kw").iterdir()] == [f"v-{store.content_version()}"]
+    saved = [f"t{TOKENIZER}-v-{store.content_version()}"]
+    assert [p.name for p in (tmp_path / "kw").iterdir()] == saved
 
 
 def test_searches_during_a_rebuild_use_the_previous_version_not_a_queue(tmp_path):
@@ -119,6 +120,40 @@ def test_a_rebuild_tokenizes_only_new_chunks_and_scores_as_a_full_build(tmp_path
     index_documents([_doc("newer", "Wombats again.")], store, **SIZES)
     other = KeywordIndex(store, tmp_path / "kw")
     assert other.count() == 21 and seen == ["Wombats again."]
+
+
+def test_an_index_saved_by_another_tokenizer_is_rebuilt_not_loaded(tmp_path, monkeypatch):
+    from index import keyword as keyword_module
+
+    store = _store(tmp_path)
+    index_documents([_doc("a", "Ticket #1377 failed with E1370."),
+                     _doc("b", "Ticket #1412 failed with E1377.")], store, **SIZES)
+    KeywordIndex(store, tmp_path / "kw").refresh()
+    version = store.content_version()
+    old = tmp_path / "kw" / f"v-{version}"  # where a release before the stamp saved it
+    (tmp_path / "kw" / f"t{TOKENIZER}-v-{version}").rename(old)
+    seen: list[str] = []
+    real = keyword_module.tokenize
+    monkeypatch.setattr(keyword_module, "tokenize", lambda text: seen.append(text) or real(text))
+    fresh = KeywordIndex(store, tmp_path / "kw")
+    assert fresh.count() == 2 and len(seen) == 2  # every chunk tokenized again
+    assert [p.name for p in (tmp_path / "kw").iterdir()] == [f"t{TOKENIZER}-v-{version}"]
+    assert [store.get([i])[0].source for i, _ in fresh.search("E1377", 5)] == ["b"]
+
+
+def test_an_identifier_is_one_term_its_near_misses_share_nothing(tmp_path):
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, None)
+    index_documents([_doc("a", "Ticket #1377 failed with error E1370."),
+                     _doc("b", "Ticket #1412 failed with error E1377."),
+                     _doc("c", "Invoice INV-2023-0041 is paid; SKU 88-1927 shipped.")], store,
+                    **SIZES)
+    sources = lambda query: [store.get([i])[0].source for i, _ in kw.search(query, 5)]  # noqa: E731
+    assert sources("E1377") == ["b"]  # not ticket #1377 through "1377", nor E1370 through "e"
+    assert sources("ticket 1377") == ["a", "b"]
+    assert sources("INV-2023-0042") == ["c"]  # its pieces (inv, 2023) still meet
+    assert kw.unknown("Which ticket had E9999 or INV-2023-0042?") == ["E9999", "INV-2023-0042"]
+    assert kw.unknown("Which ticket had E1377?") == []
 
 
 def test_source_filter_and_unknown_terms(tmp_path):
