@@ -143,7 +143,8 @@ def build_assistant(settings: Settings | None = None,
     keyword = KeywordIndex(store, settings.data_dir / "keyword" / settings.store_key)
     retriever = PassageRetriever(store=store, keyword=keyword, k=settings.k,
                                  dense_weight=settings.dense_weight,
-                                 keyword_weight=settings.keyword_weight)
+                                 keyword_weight=settings.keyword_weight,
+                                 exact_identifiers=settings.exact_identifiers)
 
     def config_for(backend: str) -> BackendConfig:
         return BackendConfig(

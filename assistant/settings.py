@@ -102,6 +102,10 @@ class Settings(BaseSettings):
         1.0, ge=0, description="Weight of sentence-level dense search in the fusion.")
     keyword_weight: float = Field(0.5, ge=0, description="Weight of BM25 (relative to the best "
                                   "hit) in the fusion.")
+    exact_identifiers: bool = Field(
+        True, description="A question naming an identifier (a code like E1377, INV-2023-0042, "
+        "88-1921, 3.10.2, ticket #1042) is answered from the passages holding it exactly: "
+        "they rank above those without it (near-misses like E1370), whatever their scores.")
     batch_size: int = Field(64, ge=1, description="Chunks per ingest group (embedded, written "
                             "and recorded together).")
     max_file_mb: float = Field(100.0, gt=0, description="Larger files are skipped with a message "

@@ -75,6 +75,10 @@ class ScoreMatrix:
             np.add.at(out, self.indices[start:end], self.data[start:end])
         return out
 
+    def rows(self, column: int) -> np.ndarray:
+        """The chunks (row numbers) holding the term of this id."""
+        return self.indices[self.indptr[column]:self.indptr[column + 1]]
+
     def doc_freqs(self, vocab: dict[str, int]) -> dict[str, int]:
         """In how many chunks each term occurs (terms that occur nowhere are left out)."""
         counts = np.diff(self.indptr)
@@ -126,6 +130,19 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [(snap.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def holding(self, terms: Sequence[str],
+                sources: Sequence[str] | None = None) -> dict[str, int]:
+        """(chunk id: how many of `terms` it holds) for each chunk holding any of them,
+        optionally within `sources`."""
+        snap = self._sync(wait=False)
+        counts: dict[str, int] = {}
+        for term in dict.fromkeys(terms):
+            if term in snap.df:
+                for row in snap.matrix.rows(snap.vocab[term]):
+                    if not sources or snap.sources[row] in sources:
+                        counts[snap.ids[row]] = counts.get(snap.ids[row], 0) + 1
+        return counts
 
     def unknown(self, text: str) -> list[str]:
         """The words of `text` whose terms no indexed chunk contains, in order, once each

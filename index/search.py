@@ -10,6 +10,11 @@ vector blurs; BM25 finds the exact names and numbers small embedding models miss
 Candidates are the chunks nearest by their whole-chunk vector plus the BM25 top
 hits; each candidate is then scored exactly by its best sentence, from the
 sentence vectors stored in its row. `score` is that sum scaled to 0..1.
+
+An identifier the question names (E1377, INV-2023-0042: `corpus.text.identifiers`)
+is exact: the chunks holding it rank above those without it, whatever their scores
+(MiniLM reads E1370 as E1377, and a near-miss can score higher). Chunks holding more
+of the question's identifiers rank higher still; within a tier the score orders.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
+from corpus.text import identifiers
 from index.keyword import KeywordIndex
 from index.passages import Passage
 from index.store import ChunkStore
@@ -35,9 +41,10 @@ class PassageRetriever(BaseRetriever):
 
     store: ChunkStore
     keyword: KeywordIndex | None = None
-    k: int  # k and the weights come from the settings (their one home)
+    k: int  # k, the weights and exact_identifiers come from the settings (their one home)
     dense_weight: float
     keyword_weight: float
+    exact_identifiers: bool
     sources: Sequence[str] | None = None
     candidates: int = 40
     dense_factor: int = 2  # dense candidates per keyword candidate
@@ -60,7 +67,12 @@ class PassageRetriever(BaseRetriever):
             if hits:
                 top = hits[0][1]
                 keyword = {cid: score / top for cid, score in hits}
-        found = list(dict.fromkeys([*dense_ids, *keyword]))
+        exact: dict[str, int] = {}  # chunk id: the question's identifiers it holds
+        if self.keyword is not None and self.exact_identifiers:
+            exact = self.keyword.holding(identifiers(query), sources)
+        candidates = dict.fromkeys([*dense_ids, *keyword])
+        candidates.update(dict.fromkeys([i for i in exact if i not in candidates][:n]))
+        found = list(candidates)
         if not found:  # an empty index (or selection)
             return []
         # a chunk deleted since the searches is simply not fetched
@@ -74,7 +86,7 @@ class PassageRetriever(BaseRetriever):
         fused = {p.id: self.dense_weight * dense.get(p.id, 0.0)
                  + self.keyword_weight * keyword.get(p.id, 0.0) for p in passages}
         scale = self.dense_weight + self.keyword_weight
-        ranked = sorted(passages, key=lambda p: (-fused[p.id], p.id))[:k]
+        ranked = sorted(passages, key=lambda p: (-exact.get(p.id, 0), -fused[p.id], p.id))[:k]
         return [replace(p, score=round(min(max(fused[p.id] / scale, 0.0), 1.0), 4))
                 for p in ranked]
 

@@ -20,6 +20,7 @@ def fake_assistant(tmp_path: Path, chat=None, model: str = "fake-a", **settings)
     s = Settings(data_dir=tmp_path, **{"min_relevance": -10.0, "llm": "extractive", **settings})
     retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"),
                                  k=s.k, dense_weight=s.dense_weight,
-                                 keyword_weight=s.keyword_weight)
+                                 keyword_weight=s.keyword_weight,
+                                 exact_identifiers=s.exact_identifiers)
     scorer = EvidenceScorer(emb, gate_weights=s.gate_weights)
     return Assistant(s, store, retriever, chat, scorer)

@@ -18,7 +18,7 @@ from tests.stores import client_for
 
 _DEFAULTS = Settings.model_fields  # the defaults' one home
 SIZES = {f: _DEFAULTS[f].default for f in ("chunk_size", "chunk_overlap", "batch_size")}
-FUSION = {f: _DEFAULTS[f].default for f in ("dense_weight", "keyword_weight")}
+FUSION = {f: _DEFAULTS[f].default for f in ("dense_weight", "keyword_weight", "exact_identifiers")}
 
 
 def _store(path, name="kwtest"):
@@ -175,13 +175,38 @@ def test_hybrid_retriever_finds_exact_terms_and_scales_scores(tmp_path):
     docs.append(_doc("target", "The serial code XK-7731 is printed on the box."))
     index_documents(docs, store, **SIZES)
     # fake embeddings are noise in [-1, 1]: give BM25 the larger weight here
-    r = PassageRetriever(store=store, keyword=kw, k=3, dense_weight=FUSION["dense_weight"],
-                         keyword_weight=2.5)
+    r = PassageRetriever(store=store, keyword=kw, k=3, **{**FUSION, "keyword_weight": 2.5})
     passages = r.search("Where is XK-7731 printed?")
     assert passages[0].source == "target"
     assert all(0 < p.score <= 1 for p in passages)
     assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
     assert r.search("XK-7731", sources=["d1"])[0].source == "d1"
+
+
+def test_chunks_holding_the_questions_identifier_rank_first(tmp_path):
+    store = _store(tmp_path)
+    kw = KeywordIndex(store, tmp_path / "kw")
+    docs = [_doc(f"near{c}", f"Which ticket had error code E{c}? Ticket {c}: error code E{c}, "
+                 "the same error code again.") for c in (1370, 1376, 1378)]
+    docs += [_doc("exact", "Ticket 1412 (E1377) was closed."),
+             _doc("both", "Tickets E1377 and INV-2023-0042 were merged.")]
+    index_documents(docs, store, **SIZES)
+    question = "Which ticket had error code E1377?"
+    plain = PassageRetriever(store=store, keyword=kw, k=5,
+                             **{**FUSION, "exact_identifiers": False})
+    assert plain.search(question)[0].source.startswith("near")  # the near-miss wins on words
+    r = PassageRetriever(store=store, keyword=kw, k=5, **FUSION)
+    assert {p.source for p in r.search(question)[:2]} == {"exact", "both"}
+    assert r.search("error E1377 of INV-2023-0042")[0].source == "both"  # holds both
+    assert r.search(question, sources=["near1370", "exact"])[0].source == "exact"
+    assert r.search(question, sources=["near1370"])[0].source == "near1370"
+    # found even when no search lists it: dense only, 4 candidates of 13 chunks
+    index_documents([_doc(f"other{i}", f"Ticket {i}: error code E{i}.") for i in range(8)],
+                    store, **SIZES)
+    r = PassageRetriever(store=store, keyword=kw, k=1, candidates=1, dense_factor=1,
+                         **{**FUSION, "keyword_weight": 0.0})
+    assert {r.search(question)[0].source for question in (
+        "E1377", "error E1377", "ticket E1377", "code E1377?")} <= {"exact", "both"}
 
 
 def test_sentence_vectors_are_stored_under_each_chunks_own_sentence_index(tmp_path):

@@ -33,7 +33,8 @@ def make(tmp_path, reply: str | None, min_relevance: float = -10.0, model="fake-
     chat = GenericFakeChatModel(messages=iter([AIMessage(reply)])) if reply else None
     retriever = PassageRetriever(store=store, keyword=KeywordIndex(store, tmp_path / "kw"),
                                  k=settings.k, dense_weight=settings.dense_weight,
-                                 keyword_weight=settings.keyword_weight)
+                                 keyword_weight=settings.keyword_weight,
+                                 exact_identifiers=settings.exact_identifiers)
     scorer = EvidenceScorer(emb, gate_weights=settings.gate_weights)
     a = Assistant(settings, store, retriever, chat, scorer)
     (tmp_path / "fruit.txt").write_text(DOC)
