@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from corpus.text import Sentence, content_terms, sentences
+from corpus.text import Sentence, content_terms, identifiers, sentences
 from index.passages import Passage
 from index.vectors import chunk_sentences, sentence_id
 
@@ -150,6 +150,21 @@ def coverage(q_terms: set[str], text: str,
     weights = {t: idf(t) for t in q_terms}
     total = sum(weights.values())
     return sum(weights[t] for t in found) / total if total > 0 else 0.0
+
+
+def holding_identifiers(question: str, passages: Sequence[Passage]) -> int:
+    """How many of the first passages hold the most of the identifiers the question names
+    (E1377, INV-2023-0042; 0 when it names none, or no passage holds one): the passages
+    an answer is drawn from, a near-miss (E1370) never quoted beside them. The retriever
+    ranks them first (`PassageRetriever.exact_identifiers`)."""
+    wanted = set(identifiers(question))
+    if not wanted:
+        return 0
+    held = [len(wanted & _terms(p.text)) for p in passages]
+    most = max(held, default=0)
+    if not most:
+        return 0
+    return next((i for i, n in enumerate(held) if n < most), len(held))
 
 
 @lru_cache(maxsize=8192)

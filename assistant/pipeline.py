@@ -9,7 +9,8 @@ sentences must also keep what their evidence says, else it is quoted; without a
 model the best supporting sentences are quoted. Every sentence of an answer
 cites a passage. A sentence holding instructions addressed to an AI assistant or the
 reader (a possible prompt injection) is quoted only when nothing else answers nearly as
-well, and an answer citing one carries a warning.
+well, and an answer citing one carries a warning. A question naming an identifier
+(E1377) some passages hold is answered from those alone, never from a near-miss.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from assistant.evidence import (
     EvidenceScorer,
     Relevance,
     best_passage,
+    holding_identifiers,
     supporting_spans,
 )
 from assistant.grounding import Grounding, keeps_evidence
@@ -63,7 +65,7 @@ from assistant.writer import Draft, Writer, paragraphs
 from corpus import SAMPLE_DIR, PageReader, given_paths
 from corpus.errors import BackendError, InvalidQuestionError, SourcechatError
 from corpus.injection import overlaps, planted
-from corpus.text import Sentence, content_terms, sentences, words
+from corpus.text import STOPWORDS, Sentence, content_terms, identifiers, sentences, words
 from index import (
     ChunkStore,
     IngestReport,
@@ -345,7 +347,13 @@ class Assistant:
         if relevance.score < self.settings.min_relevance:
             yield self._declined(question, query, intent.kind, sources, passages[:k])
             return
-        if self.premise is not None:  # the subject is covered: is what it asks stated?
+        exact = holding_identifiers(query, passages) if self.settings.exact_identifiers else 0
+        if exact:  # the passages holding the identifiers the question names (ranked first)
+            passages = passages[:exact]
+            evidence = [e for e in evidence if e.passage < exact]
+        # the subject is covered: is what it asks stated? (a question that is only codes,
+        # "E1377", asks nothing the passages holding them do not state)
+        if self.premise is not None and not (exact and _only_identifiers(query)):
             premise = self.premise.check(query, evidence, passages[:k], relevance)
             if premise.status == PARTIAL:  # no model is asked: it would answer it anyway
                 yield self._partial(question, query, intent.kind, sources, premise.reason,
@@ -631,6 +639,11 @@ def _unplanted_first(evidence: Sequence[Evidence], passages: Sequence[Passage]
     if clean and len(clean) < len(evidence) and clean[0].score >= CLOSE_SCORE * evidence[0].score:
         return clean
     return list(evidence)
+
+
+def _only_identifiers(question: str) -> bool:
+    """The question's words are all identifiers (or stopwords): "E1377", "INV-2023-0042?"."""
+    return all(identifiers(w) for w in words(question) if w.lower() not in STOPWORDS)
 
 
 def _source_names(sources) -> tuple[str, ...]:

@@ -9,11 +9,16 @@ match, in retrieval and in the sentence the answer quotes.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from assistant import Settings, build_assistant
+from assistant.evidence import holding_identifiers
 from assistant.grounding import Grounding, keeps_evidence
 from corpus.text import content_terms, identifiers, is_identifier, words
 from index.passages import Passage
+from tests import stores
 
 
 @pytest.mark.parametrize(("text", "terms"), [
@@ -68,3 +73,108 @@ def test_a_model_may_not_write_a_near_miss_of_a_code():
     assert not grounding.numbers_found("The code was E1370")
     assert not keeps_evidence("The ticket had error E1370.", passages[0].text,
                               "Which error did ticket 1412 have?")
+
+
+def test_the_answer_is_drawn_from_the_passages_holding_the_questions_identifiers():
+    passages = [_p("Ticket #1412 had E1377 and INV-2023-0042.", 0), _p("E1377 again.", 1),
+                _p("Ticket #1377 had E1370.", 2), _p("E1377 once more.", 3)]
+    assert holding_identifiers("Which ticket had E1377?", passages) == 2  # ranked first
+    assert holding_identifiers("E1377 and INV-2023-0042?", passages) == 1  # holds both
+    assert holding_identifiers("Which ticket had E9999?", passages) == 0  # none holds it
+    assert holding_identifiers("Which ticket failed?", passages) == 0  # it names none
+    assert holding_identifiers("What about ticket #1377?", passages) == 0  # first lacks it
+
+
+PRODUCTS = ["calendar sync", "mail client", "billing portal", "mobile app", "VPN gateway",
+            "printer driver", "file sharing", "video calls", "password reset", "report export"]
+WHEN = ["when syncing the calendar", "after the last update", "while exporting a report",
+        "on every login", "when uploading attachments", "during the nightly backup",
+        "when opening shared folders", "after changing the password"]
+PLATFORMS = ["Windows 11", "macOS 14", "Ubuntu 22.04", "Android 14", "iOS 17", "ChromeOS"]
+FIXES = ["Clearing the local cache resolved it.", "A reinstall of the client fixed the problem.",
+         "The customer was asked to update to the latest release.",
+         "Escalated to the second-line team for a closer look.",
+         "Resetting the account permissions solved it.",
+         "The issue disappeared after a restart of the device."]
+NAMES = ["Alice Moreau", "Ben Okafor", "Chen Wei", "Dara Nolan", "Eva Lindqvist", "Farid Haddad",
+         "Grace Kim", "Hugo Silva", "Ines Varga", "Jonas Berg"]
+EXACT = "E1377"
+NEAR = ["E1370", "E1371", "E1373", "E1376", "E1378", "E1379", "E1307", "E1737"]
+
+
+OPENINGS = [  # how a ticket names its error; the near-misses use the first, the one
+    "customer reports error code {code} {when} in the {product}",  # with E1377 the last
+    "the {product} fails with error {code} {when}",
+    "customer cannot use the {product}: error code {code} {when}",
+    "{code} shown {when}; the {product} stops",
+]
+
+
+def ticket(number: int, code: str, rng: random.Random, opening: str | None = None) -> str:
+    """One support ticket's text."""
+    product = rng.choice(PRODUCTS)
+    opening = (opening or rng.choice(OPENINGS)).format(code=code, when=rng.choice(WHEN),
+                                                       product=product)
+    return (f"Ticket #{number}: {opening}.\n\n"
+            f"Reported by {rng.choice(NAMES)} on {rng.choice(PLATFORMS)}. "
+            f"The {product} showed the message once and then stopped responding. "
+            f"{rng.choice(FIXES)}\n")
+
+
+def tickets() -> dict[int, str]:
+    """500 tickets by number (#1000 ... #1499): one with E1377, eight with its neighbours
+    (the one numbered #1377 among them), the rest with codes far from it. The near-misses
+    say "error code" as the question does; the exact one does not."""
+    rng = random.Random(20)
+    numbers = list(range(1000, 1500))
+    far = [c for c in range(1000, 2000) if abs(c - 1377) > 20 and c not in (1737, 1307)]
+    codes = {n: f"E{rng.choice(far)}" for n in numbers}
+    near = rng.sample([n for n in numbers if n not in (1377, 1412)], len(NEAR) - 1)
+    for n, code in zip([1377, *near], NEAR, strict=True):
+        codes[n] = code
+    codes[1412] = EXACT
+    openings = {n: OPENINGS[0] for n in (1377, *near)} | {1412: OPENINGS[-1]}
+    return {n: ticket(n, codes[n], rng, openings.get(n)) for n in numbers}
+
+
+@pytest.fixture(scope="module")
+def helpdesk(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tickets")
+    for n, text in tickets().items():
+        (folder / f"ticket-{n}.txt").write_text(text)
+    data = tmp_path_factory.mktemp("tickets-data")
+    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
+                                 llm="extractive"))
+    report = a.ingest([folder], progress=False)
+    assert report.ok and len(report.indexed) == 500
+    return a
+
+
+def test_the_tickets_have_one_exact_code_and_its_neighbours():
+    texts = tickets()
+    assert [n for n, t in texts.items() if EXACT in t] == [1412]
+    assert sorted(c for t in texts.values() for c in NEAR if c in t) == sorted(NEAR)
+    assert f"error code {NEAR[0]}" in texts[1377]
+
+
+@pytest.mark.slow
+def test_the_exact_code_is_retrieved_first(helpdesk):
+    passages = helpdesk.retrieve("Which ticket had error code E1377?")
+    assert passages[0].source.endswith("ticket-1412.txt")
+    assert EXACT in passages[0].text
+    assert all(EXACT not in p.text for p in passages[1:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "fact"), [
+    ("Which ticket had error code E1377?", EXACT), ("E1377", EXACT),
+    ("Which ticket had E1377?", EXACT), ("Who reported error E1377?", "Reported by Ines Varga"),
+])
+def test_the_answer_cites_and_quotes_the_exact_code(helpdesk, question, fact):
+    answer = helpdesk.ask(question)
+    assert answer.status == "answered" and answer.citations
+    first = answer.citations[0]
+    assert first.n == 1 and first.passage.source.endswith("ticket-1412.txt")
+    assert fact in answer.text and fact in tickets()[1412]
+    assert all(c.passage.source.endswith("ticket-1412.txt") for c in answer.citations)
+    assert not any(code in answer.text for code in NEAR)
