@@ -719,7 +719,7 @@ def _enough(text: str, grounding: Grounding, max_sentences: int) -> bool:
     """Stop the small model early once its sentences are done, it starts a new line, a
     finished sentence is not grounded, or a finished number is not in the passages (the
     draft would be discarded anyway)."""
-    done = [s.text for s in sentences(text)][:-1]  # the last one may still be growing
+    done = [s.text for s in sentences(text, cut=False)][:-1]  # the last may still grow
     if "\n" in text.strip():
         return True
     if len(done) >= max_sentences:

@@ -90,3 +90,30 @@ def test_the_fact_is_quoted_not_the_heading(office, question, fact, label):
     assert fact in cited.passage.text
     start, end = cited.spans[0]
     assert fact in cited.passage.text[start:end]
+
+
+@pytest.mark.slow
+def test_one_enormous_line_is_answered_with_the_sentence_not_the_filler(tmp_path):
+    from corpus.text import MAX_SENTENCE_CHARS
+
+    filler = " ".join(f"node {i % 97} heartbeat received status nominal queue depth {i % 13}"
+                      for i in range(2200))
+    text = (filler + " The cooling pump failed on 3 May because its shaft seal cracked "
+            + filler)
+    assert len(text) > 150_000 and "\n" not in text
+    (tmp_path / "log.txt").write_text(text)
+    data = tmp_path / "data"
+    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
+                                 llm="extractive"))
+    assert a.ingest([tmp_path / "log.txt"], progress=False).ok
+    answer = a.ask("When did the cooling pump fail?")
+    assert answer.status == "answered" and "shaft seal cracked" in answer.text
+    assert len(answer.text) <= MAX_SENTENCE_CHARS + 10
+    assert answer.text.startswith("The cooling pump failed")
+    start, end = answer.citations[0].spans[0]
+    assert end - start <= MAX_SENTENCE_CHARS
+
+
+def test_a_copyright_line_answers_who_is_credited():
+    assert is_label("© 2009 Reuters", "Is there a lifetime warranty?")
+    assert not is_label("© 2009 Reuters", "Which news agency is credited in the document?")

@@ -197,3 +197,23 @@ def test_a_draft_that_only_echoes_the_question_is_replaced_by_evidence(tmp_path)
     answer = a.ask("How many kilograms of fruit does a kiwi vine yield?")
     quoted = re.sub(r"\s*\[\d+\]", "", answer.text)
     assert answer.found and quoted != "A kiwi vine." and quoted in DOC  # evidence, verbatim
+
+
+def test_arithmetic_the_passage_does_not_write_is_invented(tmp_path):
+    a = make(tmp_path, "A kiwi vine yields 25 * 1 = 25 kilograms [1].")
+    answer = a.ask("How much fruit does a kiwi vine yield?")
+    assert answer.found and "*" not in answer.text and "=" not in answer.text
+    assert "25 kilograms" in answer.text
+
+
+def test_grounding_checks_arithmetic_as_written():
+    from assistant.grounding import Grounding
+    from index.passages import Passage
+
+    g = Grounding([Passage("The budget is 75,000 euros. Two plus two: 2 + 2 = 4.", "b.txt",
+                           None, 0, 52, 1.0, "c1")])
+    assert g.supports("The budget is 75,000 euros.")
+    assert not g.supports("The budget is 75,000 * 1 = 75,000 euros.")
+    assert not g.supports("The budget is = 75,000 euros.")
+    assert g.supports("Two plus two: 2 + 2 = 4.")
+    assert g.supports("The budget ran from 2019-2021 at 75,000 euros.") is False  # 2019: new
