@@ -144,9 +144,11 @@ class Assistant:
 
     # -- documents ---------------------------------------------------------------------------
     def ingest(self, paths: str | Path | Sequence[str | Path] | None = None,
-               progress: bool = True, on_progress=None, sync: bool = False) -> IngestReport:
+               progress: bool = True, on_progress=None, sync: bool = False,
+               on_chunks=None) -> IngestReport:
         """Index files/folders (default: the sample corpus; an empty path is refused);
-        `sync` drops vanished files."""
+        `sync` drops vanished files; `on_progress(files_done, total, name)` and
+        `on_chunks(chunks_done, total, names)` report progress (the web chat's bar)."""
         paths = given_paths(paths) if paths is not None else []
         report = ingest(paths or [str(SAMPLE_DIR)], self.store,
                         chunk_size=self.settings.chunk_size,
@@ -154,7 +156,7 @@ class Assistant:
                         batch_size=self.settings.batch_size,
                         max_file_mb=self.settings.max_file_mb,
                         sync=sync, progress=progress, on_progress=on_progress,
-                        ocr=PageReader() if self.settings.ocr else None)
+                        on_chunks=on_chunks, ocr=PageReader() if self.settings.ocr else None)
         self._refresh_keywords()
         return report
 

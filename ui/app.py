@@ -21,12 +21,17 @@ import gradio as gr
 from assistant import Answer, Assistant, SourcechatError
 from assistant.settings import MAX_K
 from assistant.suggestions import suggest
-from corpus import SUPPORTED_SUFFIXES
+from corpus import SAMPLE_DIR, SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
 from corpus.injection import flagged_note
 from ui.conversations import FILE_NAME, REASONS, ChatStore, NoSuchConversation, export_markdown
 from ui.render import (
     CSS,
+    ERROR_MARK,
+    FAILED_MARK,
+    FLAG_MARK,
+    NOTE_MARK,
+    OK_MARK,
     SCROLL_TO_FOCUS,
     VIEWER_JS,
     answer_markdown,
@@ -46,7 +51,22 @@ EXAMPLES = [
     "Summarize the document.",
     "Which organizations wrote the letter?",
 ]
+ANY_CORPUS_EXAMPLES = [  # when the sample is not indexed: questions any documents answer
+    "What topics do my documents cover?",
+    "Summarize the document.",
+    "What are the key points?",
+]
 SOURCES_TITLE = "Sources"
+
+
+def examples_for(listing: list[tuple[str, str, int]]) -> list[dict]:
+    """The empty chat's example questions: about the sample while it is indexed, else ones
+    any documents answer (none when nothing is indexed)."""
+    if not listing:
+        return []
+    samples = Path(str(SAMPLE_DIR)).resolve()
+    sample = any(Path(s).resolve().parent == samples for s, _, _ in listing)
+    return [{"text": q} for q in (EXAMPLES if sample else ANY_CORPUS_EXAMPLES)]
 
 
 def chat_history(messages: list[dict]) -> list[dict]:
@@ -58,7 +78,7 @@ def chat_history(messages: list[dict]) -> list[dict]:
         if meta.get("title"):
             continue
         content = _message_text(m)
-        if content.strip() and not content.startswith("⚠️"):
+        if content.strip() and not content.startswith(ERROR_MARK):
             if m["role"] == "user":
                 content = html.unescape(content)
             out.append({"role": m["role"], "content": content})
@@ -123,12 +143,13 @@ class Handlers:
                                               "status": "done"}})
             yield messages, sources_html(answer), answer
         except SourcechatError as err:
-            messages[-1] = {"role": "assistant", "content": f"⚠️ {err}"}
+            messages[-1] = {"role": "assistant", "content": f"{ERROR_MARK} {err}"}
             yield messages, sources_html(None), None
         except Exception as err:  # never a traceback in the chat
             log.exception("answer failed")
             messages[-1] = {"role": "assistant",
-                            "content": f"⚠️ Something went wrong ({type(err).__name__}); "
+                            "content": f"{ERROR_MARK} Something went wrong "
+                                       f"({type(err).__name__}); "
                                        "please try again."}
             yield messages, sources_html(None), None
 
@@ -333,23 +354,26 @@ class Handlers:
                                    ocr=self.assistant.settings.ocr)
             except OSError as err:
                 path, msg = None, f"{Path(str(f)).name}: cannot store it ({err.strerror})."
-            lines.append(("✅ " if path else "❌ ") + msg)
+            lines.append(f"{OK_MARK if path else FAILED_MARK} {msg}")
             if path:
                 paths.append(path)
         if paths:
             def on_progress(done, total, name):
-                progress((done, total), desc=f"Indexing {name}", unit="files")
+                progress((done, total), desc=f"Reading {name}" if name else "Read", unit="files")
+
+            def on_chunks(done, total, names):
+                progress((done, total), desc=f"Embedding {names}", unit="passages")
 
             report = self.assistant.ingest([str(p) for p in paths], progress=False,
-                                           on_progress=on_progress)
+                                           on_progress=on_progress, on_chunks=on_chunks)
             for err in report.errors:
-                lines.append(f"❌ {inert(Path(err.path).name)}: {inert(err.reason)}.")
+                lines.append(f"{FAILED_MARK} {inert(Path(err.path).name)}: {inert(err.reason)}.")
             for source, notes in report.pages.items():
-                lines.append(f"ℹ️ {inert(Path(source).name)}: {notes.summary()}.")
+                lines.append(f"{NOTE_MARK} {inert(Path(source).name)}: {notes.summary()}.")
             for source, n in report.suspect.items():
-                lines.append(f"⚠️ {inert(Path(source).name)}: {flagged_note(n)}.")
+                lines.append(f"{FLAG_MARK} {inert(Path(source).name)}: {flagged_note(n)}.")
             for dup, twin in report.duplicates:
-                lines.append(f"ℹ️ {inert(Path(dup).name)}: same content as "
+                lines.append(f"{NOTE_MARK} {inert(Path(dup).name)}: same content as "
                              f"{inert(Path(twin).name)}, indexed once.")
             lines.append(f"Indexed {len(report.indexed)} file(s), {report.chunks_added} new "
                          f"passages ({len(report.unchanged)} unchanged).")
@@ -367,8 +391,10 @@ class Handlers:
             try:
                 removed, n = self.assistant.remove(source)
                 status = f"Removed {Path(removed).name} ({n} passages)."
+                if Path(removed).resolve().parent == self.uploads_dir.resolve():  # our copy
+                    Path(removed).unlink(missing_ok=True)
             except SourcechatError as err:
-                status = f"❌ {err}"
+                status = f"{ERROR_MARK} {err}"
         listing = self.assistant.sources()
         return status, self.documents(listing), self._choices(listing)
 
@@ -432,7 +458,7 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                         chatbot = gr.Chatbot(
                             elem_id="chat", height=520, label="Chat",
                             placeholder="Ask about your documents. Try an example:",
-                            examples=[{"text": q} for q in EXAMPLES],
+                            examples=examples_for(assistant.sources()),
                             sanitize_html=True, buttons=["copy"])
                         with gr.Row():
                             box = gr.Textbox(elem_id="question", show_label=False, scale=5,
@@ -507,9 +533,10 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
         def loaded(request: gr.Request):
             listing = assistant.sources()  # listed once for the table and both pickers
             return (h.documents(listing), h._choices(listing), h.picker([], listing),
-                    h.conversation_list(request))
+                    h.conversation_list(request), gr.update(examples=examples_for(listing)))
 
-        app.load(loaded, None, [table, doc, picker, conversations], api_visibility="private")
+        app.load(loaded, None, [table, doc, picker, conversations, chatbot],
+                 api_visibility="private")
         gr.api(h.api_ask, api_name="ask")
     return app
 

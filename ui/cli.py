@@ -357,7 +357,7 @@ def _feedback(settings, args) -> int:
         print(json.dumps(entries, ensure_ascii=False))
         return EXIT_OK
     if not entries:
-        print(f"No feedback yet in {path} (👍/👎 under an answer in the web chat).")
+        print(f"No feedback yet in {path} (thumbs up/down under an answer in the web chat).")
     for e in entries:
         reason = f" ({e['reason']})" if e["reason"] else ""
         print(f"{e['created']}  {e['rating']:<4}{reason}  {e['login'] or '-'}: "
