@@ -26,6 +26,8 @@ _HEADING = re.compile(r"^\s*(?:#{1,6}\s|```|~~~|[-=*_]{3,}\s*$)")
 _COPYRIGHT = re.compile(r"^\s*(?:©|\(c\)\s|copyright\b|all rights reserved)", re.I)
 _CREDIT_ASKED = re.compile(r"\b(?:credit\w*|copyright\w*|rights|publish\w*|agency|owns?|"
                            r"owner)\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*(?![\w])")
+_AMOUNT = re.compile(r"[$€£¥]\s?\d|\d\s?(?:%|percent\b|euros?\b|dollars?\b|pounds?\b)", re.I)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _KEY_VALUE = re.compile(r"^[^:]{1,40}:\s*\S")  # "Price: $1,299" states a value
 _COMMAND = re.compile(
@@ -44,6 +46,8 @@ def is_label(text: str, question: str = "") -> bool:
     if text.rstrip().endswith(":"):
         return True
     if _SENTENCE_END.search(text) or _KEY_VALUE.match(text) or is_command(text):
+        return False
+    if len(_NUMBER.findall(text)) >= 2 or _AMOUNT.search(text):  # a table row, a figure
         return False
     return len(words(text)) <= LABEL_WORDS
 

@@ -348,7 +348,8 @@ class Assistant:
             yield self._declined(question, query, intent.kind, sources, passages[:k])
             return
         if self.premise is not None:  # the subject is covered: is what it asks stated?
-            premise = self.premise.check(query, evidence, passages[:k], relevance)
+            stated = evidence if gathers else prefer_answers(query, evidence)  # what we'd quote
+            premise = self.premise.check(query, stated, passages[:k], relevance)
             if premise.status == PARTIAL:  # no model is asked: it would answer it anyway
                 yield self._partial(question, query, intent.kind, sources, premise.reason,
                                     evidence, passages[:k])
