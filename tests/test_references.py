@@ -1,9 +1,11 @@
 """Ordinal and "the other" references in follow-ups (assistant/references.py), resolved
-from the previous answer without a model."""
+from the previous answer without a model; and the query the pipeline searches with."""
 
 from __future__ import annotations
 
 import pytest
+from langchain_core.language_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
 
 from assistant.conversation import (
     is_follow_up,
@@ -12,6 +14,7 @@ from assistant.conversation import (
     standalone_query,
 )
 from assistant.references import find_reference, listing, names, plain, resolve
+from tests.fakes import fake_assistant
 
 HEATER_Q = "What modes does the heater have?"
 HEATER_A = "The heater has two modes: eco and turbo [1]."
@@ -117,3 +120,57 @@ def test_an_ordinal_makes_a_follow_up_and_is_resolved_else_the_previous_question
     assert standalone_query("How long does the eco mode last?", history) == \
         "How long does the eco mode last?"  # not a follow-up
 
+
+DOCS = {"heater.txt": "The heater has two modes: eco and turbo. Eco mode runs for 12 hours "
+                      "on one charge. Turbo mode runs for 3 hours.",
+        "depots.txt": "The Leeds depot closed in 2019 because its lease ended.\n\n"
+                      "Sales fell that year across the region.\n\n"
+                      "The Hull depot closed in 2021 after flooding."}
+
+
+def ingested(tmp_path, chat=None):
+    a = fake_assistant(tmp_path / "data", chat)
+    for name, text in DOCS.items():
+        (tmp_path / name).write_text(text)
+    a.ingest([str(tmp_path / n) for n in DOCS], progress=False)
+    return a
+
+
+def test_the_query_used_is_the_resolved_one_without_a_model(tmp_path):
+    a = ingested(tmp_path)
+    answer = a.ask("How long does the second one last?", turns(HEATER_Q, HEATER_A))
+    assert answer.query == "How long does the turbo mode last? (heater)"
+    only_leeds = "The Leeds depot closed in 2019 because its lease ended [1]."
+    answer = a.ask("And why was the other depot closed?", turns(DEPOT_Q, only_leeds))
+    assert answer.query == "And why was the Hull depot closed?"  # found by searching
+
+
+def test_the_model_answers_the_resolved_question_and_is_not_asked_to_rewrite_it(
+        tmp_path, monkeypatch):
+    from assistant.writer import Writer
+
+    asked = []
+    write = Writer.write
+
+    def recording(self, system, question, *args, **kw):
+        asked.append(question)
+        return write(self, system, question, *args, **kw)
+
+    monkeypatch.setattr(Writer, "write", recording)
+    # one reply only: a rewrite request would take it, and the answer would have none
+    a = ingested(tmp_path, GenericFakeChatModel(
+        messages=iter([AIMessage("Turbo mode runs for 3 hours [1].")])))
+    answer = a.ask("How long does the second one last?", turns(HEATER_Q, HEATER_A))
+    assert asked == ["How long does the turbo mode last? (heater)"]
+    assert answer.query == asked[0] and "3 hours" in answer.text
+
+
+def test_an_unresolved_ordinal_is_searched_with_the_previous_question_by_every_backend(
+        tmp_path):
+    history = turns(HEATER_Q, "Eco mode runs for 12 hours [1].")
+    q = "How long does the second one last?"
+    a = ingested(tmp_path / "x")
+    assert a.ask(q, history).query == f"{HEATER_Q} {q}"
+    a = ingested(tmp_path / "m", GenericFakeChatModel(
+        messages=iter([AIMessage("The second one lasts long."), AIMessage("Eco [1].")])))
+    assert a.ask(q, history).query == f"{HEATER_Q} {q}"  # the rewrite answered: refused
