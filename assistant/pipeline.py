@@ -42,6 +42,7 @@ from assistant.conversation import (
     format_conversation,
     is_follow_up,
     recent_history,
+    resolve_reference,
     standalone_query,
 )
 from assistant.documents import DocumentAnswers
@@ -321,12 +322,12 @@ class Assistant:
         limits = limits_for(name, self.settings)
         writer = Writer(chat_model, lambda err: self._explain(name, err)) if chat_model else None
         intent = classify(question)
-        if intent.kind in DOCUMENT_LEVEL and (intent.refers_to_documents or intent.subject):
-            query = question  # "Summarize the document." says what it is about
-        else:  # a follow-up ("Summarize it.") takes its subject from the conversation
-            query = self._standalone(question, history, chat_model)
-            intent = classify(query)
         self._first_use()
+        if intent.kind in DOCUMENT_LEVEL and (intent.refers_to_documents or intent.subject):
+            query = asked = question  # "Summarize the document." says what it is about
+        else:  # a follow-up ("Summarize it.") takes its subject from the conversation
+            query, asked = self._standalone(question, history, chat_model, k, sources)
+            intent = classify(query)
         if intent.kind in DOCUMENT_LEVEL:  # the documents are listed once, for both
             documents = self.store.sources()
             sources = self._sources(sources, documents)
@@ -363,7 +364,7 @@ class Assistant:
         if writer is not None and (limits.writes_summaries or not gathers):
             draft = None
             shown = self._shown(limits, passages, evidence)
-            for event in self._write(writer, limits, question, shown, passages, evidence):
+            for event in self._write(writer, limits, asked, shown, passages, evidence):
                 if isinstance(event, Draft):
                     draft = event
                 else:
@@ -381,12 +382,11 @@ class Assistant:
                 return
             claims, dropped = draft.claims[: limits.max_answer_sentences], draft.dropped
             if not limits.writes_summaries:  # the small model: restate, or quote instead
-                claims = self._restated(claims, passages, evidence, question,
-                                        intent.kind)
+                claims = self._restated(claims, passages, evidence, asked, intent.kind)
             elif claims:
                 if intent.kind == LOOKUP:
                     claims += _best_evidence_if_missing(claims, evidence, passages, shown,
-                                                        question)
+                                                        asked)
                 passages = shown  # a capable model's claims cite the paragraphs it was shown
         if not claims:
             claims = self._extractive_claims(evidence, passages, intent.kind, query)
@@ -455,12 +455,19 @@ class Assistant:
         return out
 
     # -- internals ---------------------------------------------------------------------------
-    def _standalone(self, question: str, history: list[dict],
-                    chat_model: BaseChatModel | None) -> str:
-        """The retrieval query: a follow-up rewritten by the LLM when it can, else the
-        previous question searched with it."""
+    def _standalone(self, question: str, history: list[dict], chat_model: BaseChatModel | None,
+                    k: int, sources: Sequence[str] | None) -> tuple[str, str]:
+        """The retrieval query and the question the model answers. A follow-up's ordinal or
+        "the other" reference resolved from the previous answer (or, for "the other depot",
+        from the passages found for the conversation) is both; else the follow-up is
+        rewritten by the LLM when it can, else the previous question is searched with it,
+        and the model answers the question as asked."""
         if not is_follow_up(question, history):
-            return question
+            return question, question
+        resolved = resolve_reference(question, history, lambda text: [
+            p.text for p in self.retriever.search(text, k, self._sources(sources))])
+        if resolved:
+            return resolved, resolved
         if chat_model is not None:
             recent = recent_history(history, self.settings.history_chars)
             messages = [SystemMessage(prompt("rewrite")), HumanMessage(
@@ -478,8 +485,8 @@ class Assistant:
                 text = ""
             rewritten = accept_rewrite(text, question, recent)
             if rewritten:
-                return rewritten
-        return standalone_query(question, history, self.settings.history_turns)
+                return rewritten, question
+        return standalone_query(question, history, self.settings.history_turns), question
 
     def _extractive_claims(self, evidence: Sequence[Evidence], passages: Sequence[Passage],
                            kind: str = LOOKUP, question: str = "") -> list[Claim]:

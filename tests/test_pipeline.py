@@ -172,12 +172,14 @@ def test_follow_up_query_comes_from_the_llm_or_the_fallback(tmp_path):
         messages=iter([AIMessage("What did Kanae Doi say about the apples?")]))
     history = [{"role": "user", "content": "Who is Kanae Doi?"},
                {"role": "assistant", "content": "Kanae Doi is the Tokyo director."}]
-    assert a._standalone("What did she say about the apples?", history,
-                         a.chat_model) == "What did Kanae Doi say about the apples?"
-    assert a._standalone("How many apples grow on vines?", history, a.chat_model) == \
-        "How many apples grow on vines?"  # not a follow-up: no rewrite asked
-    assert a._standalone("What did she say?", history, None) == \
-        "Who is Kanae Doi? What did she say?"  # extractive: the previous question joins it
+    assert a._standalone("What did she say about the apples?", history, a.chat_model, 5,
+                         None) == ("What did Kanae Doi say about the apples?",
+                                   "What did she say about the apples?")  # model: as asked
+    assert a._standalone("How many apples grow on vines?", history, a.chat_model, 5, None) == \
+        ("How many apples grow on vines?",) * 2  # not a follow-up: no rewrite asked
+    assert a._standalone("What did she say?", history, None, 5, None) == \
+        ("Who is Kanae Doi? What did she say?",  # extractive: the previous question joins it
+         "What did she say?")
 
 
 def test_a_rewrite_that_invents_context_is_refused():
