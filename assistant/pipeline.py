@@ -74,6 +74,7 @@ from index import (
     ingest,
     remove_sources,
 )
+from index.readonly import check_writable
 from index.reindex import SWITCH_GRACE_S, ReindexReport, reindex
 from index.vectors import chunk_sentences
 
@@ -144,12 +145,24 @@ class Assistant:
             return self._models[backend]
 
     # -- documents ---------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """Whether the index was opened read-only (this process cannot write its data dir):
+        questions are answered, writes refused."""
+        return self.store.records.read_only
+
+    def check_writable(self) -> None:
+        """Refuse to write an index this process cannot write, in one line saying what to
+        do (every write below checks first; the web chat before it stores an upload)."""
+        check_writable(self.settings.data_dir, opened_read_only=self.read_only)
+
     def ingest(self, paths: str | Path | Sequence[str | Path] | None = None,
                progress: bool = True, on_progress=None, sync: bool = False,
                on_chunks=None) -> IngestReport:
         """Index files/folders (default: the sample corpus; an empty path is refused);
         `sync` drops vanished files; `on_progress(files_done, total, name)` and
         `on_chunks(chunks_done, total, names)` report progress (the web chat's bar)."""
+        self.check_writable()
         paths = given_paths(paths) if paths is not None else []
         report = ingest(paths or [str(SAMPLE_DIR)], self.store,
                         chunk_size=self.settings.chunk_size,
@@ -168,6 +181,7 @@ class Assistant:
         from corpus import SUPPORTED_SUFFIXES
         from index.watch import keep_in_step
 
+        self.check_writable()
         roots = [Path(f).expanduser().resolve() for f in given_paths(folders)]
 
         def sync(_changed: set[str]) -> None:
@@ -185,6 +199,7 @@ class Assistant:
         `embeddings` replaces the configured model's (it must be that model)."""
         from assistant.factory import embeddings_for
 
+        self.check_writable()
         report = reindex(self.store, embeddings or embeddings_for(self.settings),
                          self.settings.embedding_model, batch_size=self.settings.batch_size,
                          progress=progress, on_progress=on_progress,
@@ -200,8 +215,9 @@ class Assistant:
 
     def ensure_indexed(self, progress: bool = False) -> None:
         """Index the sample corpus into a brand-new index, one nothing was ever written to.
-        An index the user emptied stays empty (its questions say so)."""
-        if self.store.never_written():
+        An index the user emptied stays empty (its questions say so), and so does one this
+        process cannot write."""
+        if not self.read_only and self.store.never_written():
             self.ingest(progress=progress)
         self._first_use_done = True
 
@@ -267,6 +283,7 @@ class Assistant:
     def remove(self, source: str) -> tuple[str, int]:
         """Remove a document (named as `resolve_source` reads it; never through a copy's
         path); returns (source, chunks)."""
+        self.check_writable()
         source = self.resolve_source(source)
         removed = remove_sources(self.store, [source])
         self._refresh_keywords()

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import traceback
-from pathlib import Path
 
 from corpus.errors import SourcechatError
 from corpus.injection import flagged_note
@@ -113,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         status = _run(args)
         if args.command == "ask" and argv is None:
             # Read-only and done: skip the interpreter's slow teardown of torch and
-            # Chroma threads (about a second), as a console script only.
+            # Chroma threads (about a second), as a console script only (exit handlers
+            # do not run: a read-only index's private copy is removed here).
+            from index.readonly import remove_copies
+
+            remove_copies()
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(status)
@@ -349,9 +352,9 @@ def _ask(assistant, args) -> int:
 
 
 def _feedback(settings, args) -> int:
-    from ui.conversations import FILE_NAME, ChatStore
+    from ui.conversations import ChatStore, chats_file
 
-    path = Path(settings.data_dir) / FILE_NAME
+    path = chats_file(settings.data_dir)
     entries = ChatStore(path).feedback() if path.is_file() else []
     if args.json:
         print(json.dumps(entries, ensure_ascii=False))
