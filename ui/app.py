@@ -24,7 +24,7 @@ from assistant.suggestions import suggest
 from corpus import SAMPLE_DIR, SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
 from corpus.injection import flagged_note
-from ui.conversations import FILE_NAME, REASONS, ChatStore, NoSuchConversation, export_markdown
+from ui.conversations import REASONS, ChatStore, NoSuchConversation, chats_file, export_markdown
 from ui.render import (
     CSS,
     ERROR_MARK,
@@ -98,7 +98,7 @@ class Handlers:
         self.max_upload_mb = max_upload_mb or assistant.settings.max_upload_mb
         self.uploads_dir = Path(assistant.settings.data_dir) / "uploads"
         self.backends = _backend_choices(assistant.settings.llm)
-        self.chats = ChatStore(Path(assistant.settings.data_dir) / FILE_NAME)
+        self.chats = ChatStore(chats_file(assistant.settings.data_dir))
 
     def _backend(self, backend: str | None) -> str | None:
         """A backend the server offers (a web user must not point it at any file or model)."""
@@ -346,7 +346,22 @@ class Handlers:
         return (question, [source] if source in known else [],
                 gr.Tabs(selected="chat-tab"))
 
+    def notice(self) -> str:
+        """What the Documents tab says first: why documents cannot be added here, if so."""
+        try:
+            self.assistant.check_writable()
+        except SourcechatError as err:
+            return f"ℹ️ Documents cannot be added or removed here. {inert(str(err))}"
+        return ""
+
     def _upload(self, files, replace, progress) -> tuple[str, list, dict, list[str]]:
+        if files:
+            try:
+                self.assistant.check_writable()  # before a file is stored
+            except SourcechatError as err:
+                listing = self.assistant.sources()
+                return f"❌ {inert(str(err))}", self.documents(listing), \
+                    self._choices(listing), []
         lines, paths, indexed = [], [], []
         for f in files or []:
             try:
@@ -493,7 +508,7 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                                 file_types=list(SUPPORTED_SUFFIXES))
                 replace = gr.Checkbox(False, label="Replace documents with the same name",
                                       elem_id="replace")
-                status = gr.Markdown(elem_id="upload-status")
+                status = gr.Markdown(h.notice(), elem_id="upload-status")
                 suggestions = gr.Dataset(
                     components=[gr.Textbox(visible=False), gr.Textbox(visible=False),
                                 gr.Textbox(visible=False)],
@@ -577,19 +592,28 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
     With logins (`auth`, SOURCECHAT_AUTH, SOURCECHAT_AUTH_FILE) the page and its API
     answer only after a login. An on-disk index is held by this one process; with a
     Chroma server, several web chats (and ingests) can share it. `watch`: folders kept
-    in step with the index while serving (indexed first, then as files change).
+    in step with the index while serving (indexed first, then as files change). A data
+    dir this process cannot write is served for questions only.
     """
     from filelock import Timeout
     from starlette.middleware import Middleware
 
     from assistant import build_assistant
     from assistant.factory import serving_lock
+    from index.readonly import check_writable, unwritable
     from index.watch import watch_folders
     from ui.auth import logins
     from ui.security import SecurityHeaders
 
     users = logins(settings, auth)
-    if not settings.chroma_url:
+    read_only = unwritable(settings.data_dir)
+    if read_only:  # nothing here can write it: no writer to hold off
+        if watch:
+            check_writable(settings.data_dir)
+        print(f"sourcechat: the data dir {settings.data_dir} is not writable ({read_only}): "
+              "answering questions only (documents cannot be added or removed); "
+              f"conversations are kept in {chats_file(settings.data_dir)}", flush=True)
+    elif not settings.chroma_url:
         lock = serving_lock(settings)
         try:
             lock.acquire(timeout=0)  # held for the server's life; CLI writers check it
