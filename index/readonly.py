@@ -4,7 +4,7 @@ that says so, SQLite opened for reading only, and the private copy Chroma reads.
 Reading needs no writes, but chromadb's PersistentClient (1.x) writes to its SQLite
 file whenever it opens it, and has no read-only mode. So the `chroma/` folder of a
 read-only index is copied once per process into the temp dir and opened there (about
-17 KB per passage: 0.5 s for 10,000 passages, bench/readonly_copy.py; removed when the
+17 KB per passage: 0.6 s for 10,000 passages, bench/readonly_copy.py; removed when the
 process ends, or by the next reader after a crash). The records are read into memory
 without a write, the saved keyword index where it is. Writers are refused in one line
 (`check_writable`), before they touch anything.
