@@ -90,9 +90,11 @@ def test_read_only_records_read_a_live_writers_wal_and_write_nothing(tmp_path):
 
 
 def test_read_only_records_of_an_index_never_written_are_empty_and_make_no_file(tmp_path):
-    reader = IndexRecords(tmp_path / "records.sqlite3", "c", read_only=True)
+    folder = tmp_path / "index"
+    folder.mkdir()
+    reader = IndexRecords(folder / "records.sqlite3", "c", read_only=True)
     assert reader.all_keys() == set() and not reader.has_run()
-    assert list(tmp_path.iterdir()) == []
+    assert list(folder.iterdir()) == []
 
 
 def test_a_keyword_index_that_may_not_save_builds_in_memory_and_reads_a_saved_one(tmp_path):
