@@ -186,15 +186,15 @@ def test_a_brand_new_read_only_index_gets_no_sample(tmp_path):
 
 
 def test_the_web_chat_refuses_an_upload_before_storing_it(tmp_path):
-    from ui.app import Handlers
+    from ui.app import ERROR_MARK, FAILED_MARK, NOTE_MARK, Handlers
 
     upload = tmp_path / "up.txt"
     upload.write_text("An uploaded document about the Quuxville ferry.")
     h = Handlers(_read_only(fake_assistant(tmp_path)))
     line = f"The data dir {tmp_path} is not writable: {OPENED_READ_ONLY} {ADVICE}"
-    assert h.notice() == f"ℹ️ Documents cannot be added or removed here. {line}"
+    assert h.notice() == f"{NOTE_MARK} Documents cannot be added or removed here. {line}"
     status, table, _ = h.upload([str(upload)], progress=lambda *a, **k: None)
-    assert status == f"❌ {line}" and table == []
+    assert status == f"{FAILED_MARK} {line}" and table == []
     assert not (tmp_path / "uploads").exists()
-    assert h.remove("up.txt")[0] == f"❌ {line}"
+    assert h.remove("up.txt")[0] == f"{ERROR_MARK} {line}"
     assert Handlers(fake_assistant(tmp_path)).notice() == ""

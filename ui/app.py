@@ -351,7 +351,7 @@ class Handlers:
         try:
             self.assistant.check_writable()
         except SourcechatError as err:
-            return f"ℹ️ Documents cannot be added or removed here. {inert(str(err))}"
+            return f"{NOTE_MARK} Documents cannot be added or removed here. {inert(str(err))}"
         return ""
 
     def _upload(self, files, replace, progress) -> tuple[str, list, dict, list[str]]:
@@ -360,7 +360,7 @@ class Handlers:
                 self.assistant.check_writable()  # before a file is stored
             except SourcechatError as err:
                 listing = self.assistant.sources()
-                return f"❌ {inert(str(err))}", self.documents(listing), \
+                return f"{FAILED_MARK} {inert(str(err))}", self.documents(listing), \
                     self._choices(listing), []
         lines, paths, indexed = [], [], []
         for f in files or []:
