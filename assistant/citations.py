@@ -111,7 +111,7 @@ def with_warnings(answer: Answer) -> Answer:
     for c in answer.citations:
         if overlaps(c.spans or ((0, len(c.passage.text)),), planted(c.passage.text)):
             flagged.add(c.n)
-    for sent in sentences(answer.text):
+    for sent in sentences(answer.text, cut=False):
         if holds_instructions(MARKER.sub("", sent.text)):
             cited = {int(n) for group in MARKER.findall(sent.text)
                      for n in re.split(r"\s*[,;]\s*", group)}
@@ -168,7 +168,7 @@ def parse_markers(text: str, n_passages: int) -> list[Claim]:
             if PREAMBLE.search(heading):  # "Here are the key points:" heads nothing
                 heading = ""
             continue
-        for sent in sentences(line):
+        for sent in sentences(line, cut=False):
             refs: list[int] = []
             for group in MARKER.findall(sent.text):
                 for num in re.split(r"\s*[,;]\s*", group):

@@ -5,13 +5,17 @@ budget, so long chats never overflow the model's context); the rewrite is kept
 only if it is one question that keeps the follow-up's words and brings in
 words from the conversation, and no others. Otherwise (no LLM, or a rewrite that answers
 instead, or resolves nothing) the previous question is searched with it.
+
+An ordinal or "the other" reference ("the second one", "the other depot") is resolved
+before any of that, from the previous answer (`references`), with every backend.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from assistant.references import find_reference, resolve
 from corpus.errors import InvalidQuestionError
 from corpus.text import content_terms
 
@@ -36,18 +40,39 @@ def check_history(history: Sequence[dict] | None) -> list[dict]:
 
 
 def is_follow_up(question: str, history: Sequence[dict]) -> bool:
-    """A question that needs the conversation: a pronoun or vague word, or almost no content."""
+    """A question that needs the conversation: a pronoun or vague word, an ordinal or "the
+    other" reference to the previous answer's items, or almost no content."""
     if not any(m["role"] == "user" and m["content"] for m in history):
         return False
-    return bool(_ANAPHORA.search(question)) or len(content_terms(question)) <= 1
+    return (bool(_ANAPHORA.search(question)) or len(content_terms(question)) <= 1
+            or find_reference(question, " ".join(previous_exchange(history))) is not None)
+
+
+def previous_exchange(history: Sequence[dict]) -> tuple[str, str]:
+    """The last user question and the answer given to it ("" when none was)."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i]["role"] == "user" and history[i]["content"]:
+            answers = [m["content"] for m in history[i + 1:] if m["role"] == "assistant"]
+            return history[i]["content"], answers[0] if answers else ""
+    return "", ""
+
+
+def resolve_reference(question: str, history: Sequence[dict],
+                      search: Callable[[str], Sequence[str]] | None = None) -> str | None:
+    """The follow-up with its ordinal or "the other" reference replaced by the item of the
+    previous answer it names (`references.resolve`: "the other depot" may be found by
+    `search`); None when there is none to resolve."""
+    asked, answered = previous_exchange(history)
+    return resolve(question, asked, answered, search) if asked else None
 
 
 def standalone_query(question: str, history: Sequence[dict], max_turns: int = 6) -> str:
-    """The retrieval query without an LLM: the previous user question plus a follow-up."""
+    """The retrieval query without an LLM: a reference resolved from the previous answer,
+    else the previous user question plus the follow-up."""
     prior = [m["content"] for m in history[-max_turns:] if m["role"] == "user" and m["content"]]
     if not prior or not is_follow_up(question, history):
         return question
-    return f"{prior[-1]} {question}"
+    return resolve_reference(question, history) or f"{prior[-1]} {question}"
 
 
 def recent_history(history: Sequence[dict], budget_chars: int) -> list[dict]:

@@ -41,7 +41,7 @@ from assistant.evaluation import (
     summarize_answers,
     tally,
 )
-from assistant.factory import build_assistant, chroma_client, clear_clients
+from assistant.factory import build_assistant, chroma_client, clear_clients, models_dir
 from assistant.profiles import limits_for
 from assistant.settings import Settings
 from corpus import SAMPLE_DIR, load_documents
@@ -101,7 +101,7 @@ def eval_documents(data: EvalSet, sources: Sequence[str] | None = None) -> list[
 def fresh_assistant(settings: Settings, data_dir: Path, collection: str):
     """An assistant on its own data dir and collection, sharing the converted-model cache."""
     fresh = settings.model_copy(update={"data_dir": data_dir, "collection": collection,
-                                        "model_cache_dir": settings.models_dir})
+                                        "model_cache_dir": models_dir(settings)})
     return build_assistant(fresh)
 
 

@@ -9,6 +9,7 @@ without a marker, and the highlighted spans of each citation.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,7 +60,8 @@ class EvidenceScorer:
 
     def __init__(self, embeddings: Embeddings, *, gate_weights: Sequence[float],
                  lexical_weight: float = 0.5, idf: Callable[[str], float] | None = None,
-                 stored_vectors: Callable[[list[str]], dict[str, np.ndarray]] | None = None):
+                 stored_vectors: Callable[[list[str], dict[str, int]], dict[str, np.ndarray]]
+                 | None = None):
         self.embeddings = embeddings
         self.stored_vectors = stored_vectors
         self.lexical_weight = lexical_weight
@@ -92,7 +94,8 @@ class EvidenceScorer:
     def _sentence_vectors(self, passages: Sequence[Passage], cands) -> np.ndarray:
         """Vectors of the candidate sentences: stored at ingest when available, else embedded."""
         ids = [sentence_id(passages[i].id, j) for i, j, _ in cands]
-        stored = self.stored_vectors(ids) if self.stored_vectors is not None else {}
+        sizes = Counter(passages[i].id for i, _, _ in cands)
+        stored = self.stored_vectors(ids, sizes) if self.stored_vectors is not None else {}
         embedded = self._vectors([s.text for sid, (_, _, s) in zip(ids, cands, strict=True)
                                   if sid not in stored])
         return np.stack([stored[sid] if sid in stored else embedded[s.text]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
@@ -21,6 +22,7 @@ from index import (
     PassageRetriever,
     SentenceTransformerEmbeddings,
 )
+from index.readonly import check_writable, chroma_copy, private_dir, unwritable
 
 _LOCK = threading.Lock()
 
@@ -36,11 +38,15 @@ def offline() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
-def chroma_client(settings: Settings):
-    """The Chroma client: on disk in the data dir, or a Chroma server (`chroma_url`)."""
+def chroma_client(settings: Settings, read_only: bool = False):
+    """The Chroma client: on disk in the data dir, or a Chroma server (`chroma_url`).
+    `read_only`: the data dir cannot be written, so its Chroma folder is read from this
+    process's private copy (Chroma writes to whatever it opens)."""
     if settings.chroma_url:
         token = settings.chroma_token.get_secret_value() if settings.chroma_token else None
         return _server_client(settings.chroma_url, token)
+    if read_only:
+        return _disk_client(chroma_copy(str(settings.chroma_dir)))
     return _disk_client(str(settings.chroma_dir))
 
 
@@ -100,10 +106,12 @@ def serving_lock(settings: Settings):
 
 
 def check_not_served(settings: Settings) -> None:
-    """Refuse to write an index that a running web chat has open, saying what to do instead
-    (a Chroma server takes writers and readers at once: nothing to check)."""
+    """Refuse to write an index that this process cannot write, or that a running web chat
+    has open, saying what to do instead (a Chroma server takes writers and readers at
+    once: only the data dir is checked)."""
     from filelock import Timeout
 
+    check_writable(settings.data_dir)
     if settings.chroma_url:
         return
     lock = serving_lock(settings)
@@ -115,6 +123,14 @@ def check_not_served(settings: Settings) -> None:
             "files in its Documents tab, or stop it and run this again (an on-disk Chroma "
             "index takes one process at a time).") from None
     lock.release()
+
+
+def models_dir(settings: Settings) -> Path:
+    """Where converted models are cached: the configured folder (default: in the data dir),
+    or, when this process cannot write it, a folder of the user's own."""
+    if unwritable(settings.models_dir) is None:
+        return settings.models_dir
+    return private_dir("models")
 
 
 def embeddings_for(settings: Settings, model: str | None = None) -> Embeddings:
@@ -130,17 +146,20 @@ def build_assistant(settings: Settings | None = None,
     replaces the configured model's (it must be that model: the index records its name)."""
     offline()
     settings = settings or Settings.load()
+    read_only = unwritable(settings.data_dir) is not None  # then it is read, never written
     with _LOCK:
-        client = chroma_client(settings)
+        client = chroma_client(settings, read_only)
     embeddings = embeddings or embeddings_for(settings)
 
     def records_for(collection: str) -> IndexRecords:
         return IndexRecords(settings.data_dir / "records.sqlite3",
-                            settings.store_key_for(collection))
+                            settings.store_key_for(collection), read_only=read_only)
 
     store = ChunkStore(client, settings.collection, embeddings, settings.embedding_model,
                        records=records_for(settings.collection), records_for=records_for)
-    keyword = KeywordIndex(store, settings.data_dir / "keyword" / settings.store_key)
+    keyword = KeywordIndex(store, settings.data_dir / "keyword" / settings.store_key,
+                           save=not read_only)
+    converted = models_dir(settings)
     retriever = PassageRetriever(store=store, keyword=keyword, k=settings.k,
                                  dense_weight=settings.dense_weight,
                                  keyword_weight=settings.keyword_weight,
@@ -148,7 +167,7 @@ def build_assistant(settings: Settings | None = None,
 
     def config_for(backend: str) -> BackendConfig:
         return BackendConfig(
-            models_dir=settings.models_dir,
+            models_dir=converted,
             max_new_tokens=limits_for(backend, settings).max_new_tokens,
             parallel=settings.llm_parallel, embedded_runtime=settings.embedded_runtime,
             base_url=settings.llm_base_url, timeout=settings.llm_timeout,

@@ -23,6 +23,9 @@ MIN_GROUNDING = 0.75   # share of a sentence's content terms that its passages m
 KEEP_ANSWER = 0.5      # share of its evidence's answer terms a small model's sentence keeps
 ANSWER_WINDOW = 5      # answer terms: words this close to a question term in the evidence
 _COMPLETE = re.compile(r"""[.!?…]["'”’)\]]*$""")
+# Arithmetic a sentence shows ("75,000 * 1 = 75,000", "= 12"): invented unless a passage
+# writes it too (a range such as 1959-1984 is not arithmetic).
+_ARITHMETIC = re.compile(r"\d[\d,.]*\s*[*×÷+=/]\s*\d[\d,.]*|[=≈]\s*\$?\d")
 
 
 class Grounding:
@@ -33,6 +36,7 @@ class Grounding:
         self.text = "\n".join(p.text for p in passages)
         self._terms = [set(content_terms(p.text)) for p in passages]
         self.numbers = {w for terms in self._terms for w in terms if exact(w)}
+        self._compact = ["".join(p.text.split()) for p in passages]
 
     def numbers_found(self, text: str) -> bool:
         """Every number and code in `text` appears in the passages (where small models
@@ -44,8 +48,12 @@ class Grounding:
         return self.held_by(sentence, range(len(self.passages)))
 
     def held_by(self, sentence: str, refs: Sequence[int]) -> bool:
-        """The passages `refs` together hold the sentence (MIN_GROUNDING of its terms, and
-        every number and code)."""
+        """The passages `refs` together hold the sentence (MIN_GROUNDING of its terms, every
+        number and code, and any arithmetic it shows, as written)."""
+        for expression in _ARITHMETIC.findall(sentence):
+            written = "".join(expression.split())
+            if not any(written in self._compact[i] for i in refs if 0 <= i < len(self._compact)):
+                return False
         terms = set(content_terms(sentence))
         if not terms:
             return True

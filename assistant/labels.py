@@ -24,6 +24,10 @@ TYPE_CLOSE = 0.8       # ... and one carrying the asked-for kind, this share of 
 
 _HEADING = re.compile(r"^\s*(?:#{1,6}\s|```|~~~|[-=*_]{3,}\s*$)")
 _COPYRIGHT = re.compile(r"^\s*(?:©|\(c\)\s|copyright\b|all rights reserved)", re.I)
+_CREDIT_ASKED = re.compile(r"\b(?:credit\w*|copyright\w*|rights|publish\w*|agency|owns?|"
+                           r"owner)\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,.]*(?![\w])")
+_AMOUNT = re.compile(r"[$€£¥]\s?\d|\d\s?(?:%|percent\b|euros?\b|dollars?\b|pounds?\b)", re.I)
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 _KEY_VALUE = re.compile(r"^[^:]{1,40}:\s*\S")  # "Price: $1,299" states a value
 _COMMAND = re.compile(
@@ -32,13 +36,18 @@ _COMMAND = re.compile(
     r"poetry)\s+\S)")
 
 
-def is_label(text: str) -> bool:
-    """Whether a sentence is a heading, title, caption, fence, copyright or list label."""
-    if _HEADING.match(text) or _COPYRIGHT.match(text):
+def is_label(text: str, question: str = "") -> bool:
+    """Whether a sentence is a heading, title, caption, fence, copyright or list label (a
+    copyright line is the answer when the question asks who is credited)."""
+    if _COPYRIGHT.match(text):
+        return not _CREDIT_ASKED.search(question)
+    if _HEADING.match(text):
         return True
     if text.rstrip().endswith(":"):
         return True
     if _SENTENCE_END.search(text) or _KEY_VALUE.match(text) or is_command(text):
+        return False
+    if len(_NUMBER.findall(text)) >= 2 or _AMOUNT.search(text):  # a table row, a figure
         return False
     return len(words(text)) <= LABEL_WORDS
 
@@ -71,7 +80,7 @@ def prefer_answers(question: str, evidence: Sequence[Evidence]) -> list[Evidence
         return []
     # A label's score is mostly the question's words it repeats; a real sentence is
     # measured against its meaning alone (the dense part).
-    labels = {id(e) for e in evidence if is_label(e.sentence.text)}
+    labels = {id(e) for e in evidence if is_label(e.sentence.text, question)}
     top = max(e.dense if id(e) in labels else e.score for e in evidence)
     real = [e for e in evidence if id(e) not in labels and e.score >= ANSWER_CLOSE * top]
     if not real:

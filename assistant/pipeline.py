@@ -43,6 +43,7 @@ from assistant.conversation import (
     format_conversation,
     is_follow_up,
     recent_history,
+    resolve_reference,
     standalone_query,
 )
 from assistant.documents import DocumentAnswers
@@ -75,6 +76,7 @@ from index import (
     ingest,
     remove_sources,
 )
+from index.readonly import check_writable
 from index.reindex import SWITCH_GRACE_S, ReindexReport, reindex
 from index.vectors import chunk_sentences
 
@@ -145,10 +147,24 @@ class Assistant:
             return self._models[backend]
 
     # -- documents ---------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """Whether the index was opened read-only (this process cannot write its data dir):
+        questions are answered, writes refused."""
+        return self.store.records.read_only
+
+    def check_writable(self) -> None:
+        """Refuse to write an index this process cannot write, in one line saying what to
+        do (every write below checks first; the web chat before it stores an upload)."""
+        check_writable(self.settings.data_dir, opened_read_only=self.read_only)
+
     def ingest(self, paths: str | Path | Sequence[str | Path] | None = None,
-               progress: bool = True, on_progress=None, sync: bool = False) -> IngestReport:
+               progress: bool = True, on_progress=None, sync: bool = False,
+               on_chunks=None) -> IngestReport:
         """Index files/folders (default: the sample corpus; an empty path is refused);
-        `sync` drops vanished files."""
+        `sync` drops vanished files; `on_progress(files_done, total, name)` and
+        `on_chunks(chunks_done, total, names)` report progress (the web chat's bar)."""
+        self.check_writable()
         paths = given_paths(paths) if paths is not None else []
         report = ingest(paths or [str(SAMPLE_DIR)], self.store,
                         chunk_size=self.settings.chunk_size,
@@ -156,7 +172,7 @@ class Assistant:
                         batch_size=self.settings.batch_size,
                         max_file_mb=self.settings.max_file_mb,
                         sync=sync, progress=progress, on_progress=on_progress,
-                        ocr=PageReader() if self.settings.ocr else None)
+                        on_chunks=on_chunks, ocr=PageReader() if self.settings.ocr else None)
         self._refresh_keywords()
         return report
 
@@ -167,6 +183,7 @@ class Assistant:
         from corpus import SUPPORTED_SUFFIXES
         from index.watch import keep_in_step
 
+        self.check_writable()
         roots = [Path(f).expanduser().resolve() for f in given_paths(folders)]
 
         def sync(_changed: set[str]) -> None:
@@ -184,6 +201,7 @@ class Assistant:
         `embeddings` replaces the configured model's (it must be that model)."""
         from assistant.factory import embeddings_for
 
+        self.check_writable()
         report = reindex(self.store, embeddings or embeddings_for(self.settings),
                          self.settings.embedding_model, batch_size=self.settings.batch_size,
                          progress=progress, on_progress=on_progress,
@@ -199,8 +217,9 @@ class Assistant:
 
     def ensure_indexed(self, progress: bool = False) -> None:
         """Index the sample corpus into a brand-new index, one nothing was ever written to.
-        An index the user emptied stays empty (its questions say so)."""
-        if self.store.never_written():
+        An index the user emptied stays empty (its questions say so), and so does one this
+        process cannot write."""
+        if not self.read_only and self.store.never_written():
             self.ingest(progress=progress)
         self._first_use_done = True
 
@@ -266,6 +285,7 @@ class Assistant:
     def remove(self, source: str) -> tuple[str, int]:
         """Remove a document (named as `resolve_source` reads it; never through a copy's
         path); returns (source, chunks)."""
+        self.check_writable()
         source = self.resolve_source(source)
         removed = remove_sources(self.store, [source])
         self._refresh_keywords()
@@ -321,12 +341,12 @@ class Assistant:
         limits = limits_for(name, self.settings)
         writer = Writer(chat_model, lambda err: self._explain(name, err)) if chat_model else None
         intent = classify(question)
-        if intent.kind in DOCUMENT_LEVEL and (intent.refers_to_documents or intent.subject):
-            query = question  # "Summarize the document." says what it is about
-        else:  # a follow-up ("Summarize it.") takes its subject from the conversation
-            query = self._standalone(question, history, chat_model)
-            intent = classify(query)
         self._first_use()
+        if intent.kind in DOCUMENT_LEVEL and (intent.refers_to_documents or intent.subject):
+            query = asked = question  # "Summarize the document." says what it is about
+        else:  # a follow-up ("Summarize it.") takes its subject from the conversation
+            query, asked = self._standalone(question, history, chat_model, k, sources)
+            intent = classify(query)
         if intent.kind in DOCUMENT_LEVEL:  # the documents are listed once, for both
             documents = self.store.sources()
             sources = self._sources(sources, documents)
@@ -354,7 +374,8 @@ class Assistant:
         # the subject is covered: is what it asks stated? (a question that is only codes,
         # "E1377", asks nothing the passages holding them do not state)
         if self.premise is not None and not (exact and _only_identifiers(query)):
-            premise = self.premise.check(query, evidence, passages[:k], relevance)
+            stated = evidence if gathers else prefer_answers(query, evidence)  # what we'd quote
+            premise = self.premise.check(query, stated, passages[:k], relevance)
             if premise.status == PARTIAL:  # no model is asked: it would answer it anyway
                 yield self._partial(question, query, intent.kind, sources, premise.reason,
                                     evidence, passages[:k])
@@ -368,7 +389,7 @@ class Assistant:
         if writer is not None and (limits.writes_summaries or not gathers):
             draft = None
             shown = self._shown(limits, passages, evidence)
-            for event in self._write(writer, limits, question, shown, passages, evidence):
+            for event in self._write(writer, limits, asked, shown, passages, evidence):
                 if isinstance(event, Draft):
                     draft = event
                 else:
@@ -386,12 +407,11 @@ class Assistant:
                 return
             claims, dropped = draft.claims[: limits.max_answer_sentences], draft.dropped
             if not limits.writes_summaries:  # the small model: restate, or quote instead
-                claims = self._restated(claims, passages, evidence, question,
-                                        intent.kind)
+                claims = self._restated(claims, passages, evidence, asked, intent.kind)
             elif claims:
                 if intent.kind == LOOKUP:
                     claims += _best_evidence_if_missing(claims, evidence, passages, shown,
-                                                        question)
+                                                        asked)
                 passages = shown  # a capable model's claims cite the paragraphs it was shown
         if not claims:
             claims = self._extractive_claims(evidence, passages, intent.kind, query)
@@ -460,12 +480,19 @@ class Assistant:
         return out
 
     # -- internals ---------------------------------------------------------------------------
-    def _standalone(self, question: str, history: list[dict],
-                    chat_model: BaseChatModel | None) -> str:
-        """The retrieval query: a follow-up rewritten by the LLM when it can, else the
-        previous question searched with it."""
+    def _standalone(self, question: str, history: list[dict], chat_model: BaseChatModel | None,
+                    k: int, sources: Sequence[str] | None) -> tuple[str, str]:
+        """The retrieval query and the question the model answers. A follow-up's ordinal or
+        "the other" reference resolved from the previous answer (or, for "the other depot",
+        from the passages found for the conversation) is both; else the follow-up is
+        rewritten by the LLM when it can, else the previous question is searched with it,
+        and the model answers the question as asked."""
         if not is_follow_up(question, history):
-            return question
+            return question, question
+        resolved = resolve_reference(question, history, lambda text: [
+            p.text for p in self.retriever.search(text, k, self._sources(sources))])
+        if resolved:
+            return resolved, resolved
         if chat_model is not None:
             recent = recent_history(history, self.settings.history_chars)
             messages = [SystemMessage(prompt("rewrite")), HumanMessage(
@@ -483,8 +510,8 @@ class Assistant:
                 text = ""
             rewritten = accept_rewrite(text, question, recent)
             if rewritten:
-                return rewritten
-        return standalone_query(question, history, self.settings.history_turns)
+                return rewritten, question
+        return standalone_query(question, history, self.settings.history_turns), question
 
     def _extractive_claims(self, evidence: Sequence[Evidence], passages: Sequence[Passage],
                            kind: str = LOOKUP, question: str = "") -> list[Claim]:
@@ -732,7 +759,7 @@ def _enough(text: str, grounding: Grounding, max_sentences: int) -> bool:
     """Stop the small model early once its sentences are done, it starts a new line, a
     finished sentence is not grounded, or a finished number is not in the passages (the
     draft would be discarded anyway)."""
-    done = [s.text for s in sentences(text)][:-1]  # the last one may still be growing
+    done = [s.text for s in sentences(text, cut=False)][:-1]  # the last may still grow
     if "\n" in text.strip():
         return True
     if len(done) >= max_sentences:

@@ -61,7 +61,8 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=lambda: Path(user_data_dir("sourcechat")),
                            description="Where the index and converted models live "
-                           "(`--data-dir`).",
+                           "(`--data-dir`); one this process cannot write is read as it is "
+                           "(see [Read-only index](#read-only-index)).",
                            json_schema_extra={"shown_default": "the user data dir "
                                               "(`~/.local/share/sourcechat` on Linux)"})
     collection: str = Field("sourcechat", description="Chroma collection name "

@@ -8,6 +8,7 @@ from corpus.errors import (
     IndexMismatchError,
     InvalidQuestionError,
     LoadError,
+    NotWritableError,
     SourcechatError,
 )
 from corpus.injection import holds_instructions, planted
@@ -26,7 +27,8 @@ SAMPLE_DIR = files("corpus") / "samples"
 
 __all__ = [
     "SAMPLE_DIR", "SUPPORTED_SUFFIXES", "BackendError", "IndexMismatchError",
-    "InvalidQuestionError", "LoadError", "LoadReport", "PageNotes", "PageReader",
+    "InvalidQuestionError", "LoadError", "LoadReport", "NotWritableError", "PageNotes",
+    "PageReader",
     "SourcechatError", "chunk_documents",
     "chunk_id", "given_paths", "holds_instructions", "load_documents", "load_file",
     "make_splitter", "planted",

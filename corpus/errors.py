@@ -28,3 +28,13 @@ class InvalidQuestionError(SourcechatError):
 
 class BackendError(SourcechatError):
     """The answering backend is unknown, missing or failing."""
+
+
+class NotWritableError(SourcechatError):
+    """The data dir (or the index in it) cannot be written by this process."""
+
+    def __init__(self, folder, reason: str):
+        super().__init__(f"The data dir {folder} is not writable: {reason} (set "
+                         "SOURCECHAT_DATA_DIR to a writable folder, or ask its owner)")
+        self.folder = folder
+        self.reason = reason

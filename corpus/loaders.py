@@ -332,25 +332,34 @@ def _pdf_tables(path: Path) -> dict[int, str]:
     try:
         with pdfplumber.open(str(path)) as pdf:
             for number, page in enumerate(pdf.pages, 1):
-                if not (page.lines or page.rects):  # no rules drawn: no ruled table
-                    continue
-                tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
-                if not tables:
-                    continue
-                parts, top = [], 0.0
-                for table in tables:
-                    x0, t_top, x1, t_bottom = table.bbox
-                    if t_top > top:
-                        parts.append(page.crop((0, top, page.width, t_top)).extract_text())
-                    parts.append("\n".join(office.row_lines(table.extract())))
-                    top = max(top, t_bottom)
-                if top < page.height:
-                    parts.append(page.crop((0, top, page.width, page.height)).extract_text())
-                out[number] = "\n".join(p.strip() for p in parts if p and p.strip())
-                page.flush_cache()
+                try:
+                    text = _page_tables(page)
+                finally:
+                    page.close()  # its parsed objects go now, not when the file is closed
+                if text is not None:
+                    out[number] = text
     except Exception:  # pdfminer's failures on odd files: the text layer stays as it was
         return {}
     return out
+
+
+def _page_tables(page) -> str | None:
+    """A page's text with its ruled tables as rows, or None when it has no ruled table."""
+    if not (page.lines or page.rects):  # no rules drawn: no ruled table
+        return None
+    tables = sorted(page.find_tables(), key=lambda t: t.bbox[1])
+    if not tables:
+        return None
+    parts, top = [], 0.0
+    for table in tables:
+        x0, t_top, x1, t_bottom = table.bbox
+        if t_top > top:
+            parts.append(page.crop((0, top, page.width, t_top)).extract_text())
+        parts.append("\n".join(office.row_lines(table.extract())))
+        top = max(top, t_bottom)
+    if top < page.height:
+        parts.append(page.crop((0, top, page.width, page.height)).extract_text())
+    return "\n".join(p.strip() for p in parts if p and p.strip())
 
 
 def _load_image(path: Path, ocr: PageReader | None, notes: PageNotes) -> list[Document]:

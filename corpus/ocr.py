@@ -8,8 +8,11 @@ time, so memory stays flat however many pages a scan has.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,22 @@ def render_scale(size: tuple[float, float], scale: float = RENDER_SCALE) -> floa
     return scale if pixels <= MAX_PIXELS else scale * (MAX_PIXELS / pixels) ** 0.5
 
 
+@cache
+def _libc():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def release_memory() -> None:
+    """Hand freed memory back to the system after a page (glibc keeps the freed buffers of
+    page images and OCR tensors otherwise, and a long scan's footprint creeps up)."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
 class PageReader:
     """Reads the text of a page image (a PIL image), lines in reading order."""
 
@@ -90,6 +109,8 @@ class PageReader:
                     image = page.render(scale=render_scale(page.get_size())).to_pil()
                     page.close()
                 yield number, self.read(image)
+                del image
+                release_memory()
         finally:
             with PDFIUM_LOCK:
                 pdf.close()
@@ -104,3 +125,4 @@ class PageReader:
                 if self.on_page and len(frames) > 1:
                     self.on_page(f"{path.name}: OCR page {number}/{len(frames)}")
                 yield number, self.read(frame)
+                release_memory()

@@ -32,7 +32,20 @@ _JOINED = re.compile(r"\d[-/_]|[-/_]\d|\d\.\d+\.\d")  # digits joined as codes: 
 _ORDINAL = re.compile(r"[0-9]+(?:st|nd|rd|th)")
 _HASH_NUMBER = re.compile(r"#\s?([0-9]+)\b")  # ticket #1042
 LONG_NUMBER = 5  # digits from which a bare number is an identifier (an order number)
-_SENTENCE_END = re.compile(r"""(?<=[.!?])["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9])|\n\s*\n|\n(?=\S)""")
+# A sentence ends at . ! ? before a capital or digit, at a blank line, and at a line
+# break, except inside a hard-wrapped paragraph (a line ending in a lower-case letter
+# or a comma, continued by a lower-case word).
+_SENTENCE_END = re.compile(r"""(?<=[.!?])["'”’)\]]*\s+(?=["'“‘(\[]?[A-Z0-9])|\n\s*\n"""
+                           r"""|\n(?=[^\sa-z])|(?<![a-z,;])\n(?=[a-z])""")
+MAX_SENTENCE_CHARS = 600  # a longer run without a sentence end is cut (SQuAD dev: none is)
+MIN_PIECE = 40            # ... none shorter than this, unless cut at a comma or space
+_HEADING = re.compile(r"#{1,6}\s")
+# A long run is cut before a capitalized sentence opener that follows a lower-case word
+# or a number ("... queue depth 2 The pump failed ...": a full stop is missing), then,
+# if still too long, after a clause mark, after a comma, at any space.
+_OPENER = re.compile(r"[a-z0-9]\s(?=(?:The|This|These|Those|It|Its|We|Our|They|He|She|There|"
+                     r"After|Before|When|If)\s)")
+_BREAKS = (re.compile(r"[;:]\s"), re.compile(r",\s"), re.compile(r"\s"))
 
 
 def normalize(word: str) -> str:
@@ -120,14 +133,16 @@ class Sentence:
     end: int
 
 
-def sentences(text: str) -> list[Sentence]:
-    """Split into sentences, keeping exact offsets (`text[start:end] == sentence.text`)."""
+def sentences(text: str, cut: bool = True) -> list[Sentence]:
+    """Split into sentences, keeping exact offsets (`text[start:end] == sentence.text`).
+    A document's run without sentence ends is `cut` into pieces of MAX_SENTENCE_CHARS at
+    most; a model's draft is not (a piece of a run-on sentence is not a finished one)."""
     out: list[Sentence] = []
     pos = 0
     for match in _SENTENCE_END.finditer(text):
-        _add(out, text, pos, match.start() + _closing_len(match.group(0)))
+        _add(out, text, pos, match.start() + _closing_len(match.group(0)), cut)
         pos = match.end()
-    _add(out, text, pos, len(text))
+    _add(out, text, pos, len(text), cut)
     return out
 
 
@@ -142,10 +157,38 @@ def _closing_len(sep: str) -> int:
     return n
 
 
-def _add(out: list[Sentence], text: str, start: int, end: int) -> None:
+def _add(out: list[Sentence], text: str, start: int, end: int, cut: bool = True) -> None:
     piece = text[start:end]
     lead = len(piece) - len(piece.lstrip())
     trail = len(piece) - len(piece.rstrip())
     start, end = start + lead, end - trail
+    if _HEADING.match(text, start) and "\n" in text[start:end]:  # a heading is its own line
+        line_end = text.index("\n", start)
+        _add(out, text, start, line_end, cut)
+        _add(out, text, line_end, end, cut)
+        return
+    if cut and end - start > MAX_SENTENCE_CHARS:  # a runaway run ("and The Society" is a name)
+        opener = _OPENER.search(text, start + MIN_PIECE, end - MIN_PIECE)
+        if opener:
+            _add(out, text, start, opener.end())
+            _add(out, text, opener.end(), end)
+            return
+        while end - start > MAX_SENTENCE_CHARS:  # still sentence-sized units
+            piece_end = _cut(text, start, start + MAX_SENTENCE_CHARS)
+            _add(out, text, start, piece_end)
+            start = piece_end
+            start += len(text[start:end]) - len(text[start:end].lstrip())
     if end > start:
         out.append(Sentence(text[start:end], start, end))
+
+
+def _cut(text: str, start: int, limit: int) -> int:
+    """Where to cut text[start:limit]: at the last break of the best kind (`_BREAKS`; a
+    comma or space only in its second half), else at the limit."""
+    half = start + (limit - start) // 2
+    for n, mark in enumerate(_BREAKS):
+        found = [m.end() for m in mark.finditer(text, start + MIN_PIECE if n == 0 else half,
+                                                limit)]
+        if found:
+            return found[-1]
+    return limit

@@ -69,13 +69,16 @@ def ingest(
     sync: bool = False,
     progress: bool = True,
     on_progress: Callable[[int, int, str], None] | None = None,
+    on_chunks: Callable[[int, int, str], None] | None = None,
     ocr: PageReader | None = None,
 ) -> IngestReport:
     """Index files and folders into `store`; never stops on a bad file.
 
     `sync` also removes the chunks of files that disappeared from the folders given.
     `on_progress(files_done, files_total, current_file)` is called as files are read
-    (the web chat's progress bar); `progress` draws the terminal bar. `ocr` reads scanned
+    (the web chat's progress bar), and `on_chunks(done, total, files)` as each group's
+    chunks are embedded (one big file moves the bar too); `progress` draws the terminal
+    bar. `ocr` reads scanned
     pages and images (None: off); the pages it read or found empty are in `report.pages`.
     """
     paths = [Path(p).expanduser() for p in paths]
@@ -111,7 +114,9 @@ def ingest(
                 records.mark_pending([f.source for f in group_files])
                 result = index(group_chunks, records, store, batch_size=batch_size,
                                cleanup="scoped_full", source_id_key="source",
-                               key_encoder=_chunk_key, upsert_kwargs={"on_added": bar.chunks})
+                               key_encoder=_chunk_key,
+                               upsert_kwargs={"on_added": _counting(bar, on_chunks, group_files,
+                                                                    len(group_chunks))})
                 records.set_files(group_files)
                 report.indexed.extend(f.source for f in group_files)
                 report.chunks_added += result["num_added"]
@@ -227,6 +232,22 @@ def _changed_files(files, store, report, bar, on_progress, chunker, *, chunk_siz
             continue
         by_hash[sha] = source
         yield current, chunks
+
+
+def _counting(bar, on_chunks, files: list[FileRecord], total: int) -> Callable[[int], None]:
+    """The per-batch callback of one group: the terminal bar's chunk count, and
+    `on_chunks(done, total, names)` (done counts chunks embedded; unchanged ones are
+    skipped, so it may stop short of the total)."""
+    done = [0]
+    names = ", ".join(Path(f.source).name for f in files[:3]) + (" ..." if len(files) > 3
+                                                                  else "")
+
+    def added(n: int) -> None:
+        bar.chunks(n)
+        done[0] += n
+        if on_chunks:
+            on_chunks(done[0], total, names)
+    return added
 
 
 def _groups(changed, batch_size: int) -> Iterator[tuple[list[FileRecord], list[Document]]]:

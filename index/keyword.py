@@ -3,7 +3,9 @@
 Chroma is the source of truth. Every write to the store stamps the collection
 with a new content version; the keyword index records the version it was built
 from, and is rebuilt from Chroma (and saved beside it, atomically) when the two
-differ. So the two always agree, across processes, and after a crash.
+differ. So the two always agree, across processes, and after a crash. In a folder this
+process cannot write (a read-only index) the saved index is read, and one of another
+version is built in memory only.
 
 One caller rebuilds after a write; callers arriving meanwhile search the previous
 version instead of queueing behind it (a rebuild of 100k chunks takes seconds):
@@ -102,9 +104,10 @@ class _Snapshot:
 class KeywordIndex:
     """A bm25s index of one collection's chunks, kept in step with Chroma."""
 
-    def __init__(self, store: ChunkStore, folder: Path | None):
+    def __init__(self, store: ChunkStore, folder: Path | None, save: bool = True):
         self.store = store
         self.folder = Path(folder) if folder else None
+        self.save = save  # False: a folder this process cannot write (read, built in memory)
         self._lock = threading.Lock()  # held by the one caller rebuilding
         self._snap = _Snapshot()
         self._follower: threading.Thread | None = None
@@ -255,7 +258,7 @@ class KeywordIndex:
         return self.folder / f"{_SAVED}{version}" if self.folder else None
 
     def _save(self, snap: _Snapshot) -> None:
-        if self.folder is None or not snap.ids:
+        if self.folder is None or not self.save or not snap.ids:
             return
         target = self._current_dir(snap.version)
         if (target / "scores.npz").exists():  # saved already

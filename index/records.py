@@ -8,7 +8,9 @@ keys it keeps, per source file, the size/mtime/sha256 it was indexed from (so
 an unchanged file is skipped without being read), a marker for a run in
 progress and the sources it is writing (so a run killed midway is repaired by
 the next one, for those sources only: other writers of a shared Chroma server
-keep theirs).
+keep theirs). Opened read-only (a data dir this process cannot write), the records
+are read once into memory, as Chroma's are (`index/readonly.py`), and refuse every
+writer.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.indexing import RecordManager
 
 from index.batching import batches
+from index.readonly import check_writable, read_only_connection
 
 _SQL_BATCH = 500  # values per `IN (...)` list (SQLite caps bound parameters per statement)
 
@@ -59,12 +62,17 @@ class FileRecord:
 class IndexRecords(RecordManager):
     """Chunk keys (the RecordManager), file records and the run marker of one collection."""
 
-    def __init__(self, path: str | Path, namespace: str):
+    def __init__(self, path: str | Path, namespace: str, read_only: bool = False):
         super().__init__(namespace)
         self.path = str(path)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        if read_only:
+            self._db = _snapshot(self.path)
+            self._writer = None
+            return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                    timeout=60)
         if self.path != ":memory:":
@@ -74,7 +82,10 @@ class IndexRecords(RecordManager):
         self._writer = None
 
     def writer_lock(self):
-        """The lock every writer of this collection holds (across processes: a file lock)."""
+        """The lock every writer of this collection holds (across processes: a file lock).
+        Records opened read-only refuse it: every writer takes it, so none writes a copy."""
+        if self.read_only:
+            check_writable(Path(self.path).parent, opened_read_only=True)
         if self._writer is None:
             if self.persistent:
                 from filelock import FileLock
@@ -300,6 +311,18 @@ class IndexRecords(RecordManager):
         with self._transaction() as db:
             for table in ("pending", "runs"):
                 db.execute(f"DELETE FROM {table} WHERE namespace = ?", (self.namespace,))
+
+
+def _snapshot(path: str) -> sqlite3.Connection:
+    """The records as they are now, in memory, where nothing can be written (records
+    opened read-only: the index in a folder this process cannot write)."""
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    if path != ":memory:" and Path(path).exists():
+        with closing(read_only_connection(path)) as source:
+            source.backup(db)
+    db.executescript(_SCHEMA)  # a file from an older release may lack a table; none: empty
+    db.execute("PRAGMA query_only = ON")
+    return db
 
 
 class _NoLock:

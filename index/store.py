@@ -141,19 +141,26 @@ class ChunkStore(VectorStore):
     def vectors_of(self, passages: Sequence[Passage]) -> dict[str, np.ndarray]:
         """Sentence vectors of retrieved passages: stored ones, else encoded now (a chunk
         written without them) and cached."""
-        out = self.chunk_vectors([p.id for p in passages])
-        encoded = {p.id: _embed(self._embeddings, [s.text for s in chunk_sentences(p.text)])
+        sents = {p.id: chunk_sentences(p.text) for p in passages}
+        out = {i: m for i, m in self.chunk_vectors(list(sents)).items()
+               if len(m) == len(sents[i])}  # else split by an older sentence splitter
+        encoded = {p.id: _embed(self._embeddings, [s.text for s in sents[p.id]])
                    for p in passages if p.id not in out}
         self._remember(encoded)
         return {**out, **encoded}
 
-    def sentence_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
-        """Stored sentence vectors by sentence id (`chunk_id:j`); missing ids are left out."""
+    def sentence_vectors(self, ids: list[str], sizes: dict[str, int] | None = None
+                         ) -> dict[str, np.ndarray]:
+        """Stored sentence vectors by sentence id (`chunk_id:j`); missing ids are left out,
+        and so are a chunk's when it holds another number of sentences than `sizes` says
+        (stored by an older sentence splitter: its rows are other sentences)."""
         owners = {i: i.rpartition(":") for i in ids}
         by_chunk = self.chunk_vectors([c for c, _, _ in owners.values()])
         out = {}
         for sid, (cid, _, j) in owners.items():
             mat = by_chunk.get(cid)
+            if sizes is not None and mat is not None and len(mat) != sizes.get(cid, len(mat)):
+                continue
             if mat is not None and j.isdigit() and int(j) < len(mat):
                 out[sid] = mat[int(j)]
         return out

@@ -22,18 +22,19 @@ def make_pdf(pages: list[str]) -> bytes:
     return _assemble(objects)
 
 
-def make_table_pdf(title: str, header: list[str], rows: list[list[str]], after: str) -> bytes:
-    """A one-page PDF: a title line, a ruled table (grid lines, one text per cell), and a
-    line after it; Helvetica 9 pt, 14 pt rows (a page holds about 45 rows)."""
+def make_table_pdf(title: str, header: list[str], rows: list[list[str]], after: str,
+                   ruled: bool = True) -> bytes:
+    """A one-page PDF: a title line, a table (one text per cell; grid lines when `ruled`),
+    and a line after it; Helvetica 9 pt, 14 pt rows (a page holds about 45 rows)."""
     col_w, row_h, left, top = 150, 14, 60, 740
     ops = [f"BT /F1 12 Tf {left} {top + 20} Td ({_pdf_text(title)}) Tj ET"]
     table = [header, *rows]
     n_cols = len(header)
     bottom = top - row_h * len(table)
-    for i in range(len(table) + 1):  # horizontal rules
+    for i in range(len(table) + 1 if ruled else 0):  # horizontal rules
         y = top - row_h * i
         ops.append(f"{left} {y} m {left + col_w * n_cols} {y} l S")
-    for j in range(n_cols + 1):  # vertical rules
+    for j in range(n_cols + 1 if ruled else 0):  # vertical rules
         x = left + col_w * j
         ops.append(f"{x} {top} m {x} {bottom} l S")
     for i, row in enumerate(table):

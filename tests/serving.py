@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,13 +22,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_serve(workdir: Path, *args: str, env: dict | None = None, wait: float = 300.0):
-    """Start `sourcechat serve ARGS` (its log in workdir/serve.log); yields the URL."""
+def running_serve(workdir: Path, *args: str, env: dict | None = None, wait: float = 300.0,
+                  prefix: Sequence[str] = ()):
+    """Start `sourcechat serve ARGS` (its log in workdir/serve.log; `prefix`: a command
+    it runs under, which execs it); yields the URL."""
     port = free_port()
     exe = str(Path(sys.executable).with_name("sourcechat"))
     log_path = workdir / "serve.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([exe, "serve", "--port", str(port), *args],
+        proc = subprocess.Popen([*prefix, exe, "serve", "--port", str(port), *args],
                                 env={**os.environ, **(env or {})}, stdout=log,
                                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"

@@ -259,3 +259,54 @@ def test_each_format_is_answered_with_a_citation_to_its_place(files, tmp_path):
     # a table question across both tables: the row is cited, from the sheet or the CSV
     answer = a.ask("What was the revenue in 2019?")
     assert answer.found and "Row 24: Year: 2019 | Revenue: 7.7 million euros" in answer.text
+
+
+def _good_files(files, root: Path) -> dict[str, Path]:
+    """One good file of every readable type, made by its library."""
+    import docx
+    from PIL import Image
+
+    made = {f".{k}": v for k, v in files.items()}
+    (root / "a.txt").write_text("The ferry leaves at 9:30 every morning.")
+    (root / "a.md").write_text("# Ferry\n\nThe ferry leaves at 9:30 every morning.")
+    (root / "a.html").write_text("<html><body><p>The ferry leaves at 9:30.</p></body></html>")
+    d = docx.Document()
+    d.add_paragraph("The ferry leaves at 9:30 every morning.")
+    d.save(root / "a.docx")
+    Image.new("RGB", (200, 80), "white").save(root / "a.png")
+    Image.new("RGB", (200, 80), "white").save(root / "a.jpg")
+    Image.new("RGB", (200, 80), "white").save(root / "a.tiff")
+    return {**made, **{p.suffix: p for p in root.iterdir() if p.name.startswith("a.")}}
+
+
+@pytest.mark.slow
+def test_every_format_broken_every_way_is_one_line(files, tmp_path):
+    """Not the format at all, truncated, empty and (PDF) encrypted: each file is one
+    LoadError of one line, or read; never another exception."""
+    from pypdf import PdfReader, PdfWriter
+
+    good = _good_files(files, tmp_path)
+    cases = []
+    for suffix, path in good.items():
+        data = path.read_bytes()
+        for kind, body in (("garbage", b"\x00\x01 not what the name says \xff" * 40),
+                           ("truncated", data[:len(data) // 2]), ("empty", b"")):
+            broken = tmp_path / f"{kind}{suffix}"
+            broken.write_bytes(body)
+            cases.append(broken)
+    writer = PdfWriter(clone_from=PdfReader(good[".pdf"]))
+    writer.encrypt("secret")
+    with open(tmp_path / "encrypted.pdf", "wb") as f:
+        writer.write(f)
+    cases.append(tmp_path / "encrypted.pdf")
+    assert len(cases) >= 40
+    failed = 0
+    for case in cases:
+        try:
+            load_file(case)
+        except LoadError as err:
+            failed += 1
+            assert "\n" not in str(err) and err.reason, case
+    assert failed >= len(cases) - 6  # a truncated text file may still be readable text
+    with pytest.raises(LoadError, match="password"):
+        load_file(tmp_path / "encrypted.pdf")

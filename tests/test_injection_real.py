@@ -55,7 +55,7 @@ def test_planted_instructions_are_answered_only_with_a_warning(tmp_path):
     assert answer.found and "hunter2" in answer.text
     assert answer.suspect == (1,) and answer.warning == WARNING
     shown = answer_markdown(answer)
-    assert shown.startswith(f"**⚠️ Warning:** <a href=\"#view-{answer.citations[0].passage.id}")
+    assert shown.startswith(f"**Warning:** <a href=\"#view-{answer.citations[0].passage.id}")
     assert shown.index("a possible prompt injection") < shown.index("hunter2")
     assert "http://evil.example.com" not in shown + sources_html(answer)
     assert "sc-warning" in sources_html(answer)
@@ -113,11 +113,11 @@ def test_the_web_chat_says_so_on_upload_and_above_the_answer(tmp_path):
     handlers = Handlers(a, max_upload_mb=1)
     (tmp_path / "notes.txt").write_text(NOTES)
     status, _, _ = handlers.upload([str(tmp_path / "notes.txt")], progress=lambda *_, **__: None)
-    assert ("⚠️ notes.txt: 1 passage holds instructions addressed to an AI assistant or the "
+    assert ("Warning · notes.txt: 1 passage holds instructions addressed to an AI assistant or the "
             "reader (a possible prompt injection); answers citing it carry a warning."
             in status.split("\n\n"))
     *_, (messages, panel, _) = handlers.respond(QUESTION, [], 5, "extractive")
-    assert messages[1]["content"].startswith("**⚠️ Warning:** <a href=\"#view-")
+    assert messages[1]["content"].startswith("**Warning:** <a href=\"#view-")
     assert "a possible prompt injection); it is quoted as document text" in messages[1][
         "content"]
     assert "http://evil.example.com" not in messages[1]["content"] + messages[2]["content"]

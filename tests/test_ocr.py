@@ -111,6 +111,7 @@ def test_the_web_upload_accepts_scans_and_says_what_ocr_read(files, tmp_path):
                           progress=lambda *a, **k: shown.append(k.get("desc", "")))
     assert "Indexing harbour-scan.pdf: OCR page 2 (2/3)" in shown  # progress page by page
     lines = status.split("\n\n")
-    assert "✅ harbour-scan.pdf: added." in lines
-    assert any(line.startswith("❌ broken.jpg: corrupt or unreadable image") for line in lines)
-    assert "ℹ️ harbour-scan.pdf: pages 1-2 read by OCR; page 3 has no text." in lines
+    assert "OK · harbour-scan.pdf: added." in lines
+    assert any(line.startswith("Not added · broken.jpg: corrupt or unreadable image")
+               for line in lines)
+    assert "Note · harbour-scan.pdf: pages 1-2 read by OCR; page 3 has no text." in lines

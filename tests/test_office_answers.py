@@ -27,6 +27,7 @@ def test_labels(text):
     "Price: $1,299 including delivery.", "Price: $1,299", "pip install frobnicate",
     "Dana Whitfield has led the cooperative as chief executive since 2020.",
     "Revenue grew by 12 percent.", "Run `frobnicate --init` once.",
+    "2021 8.3 million euros South", "Marketing 75,000 euros", "- 12% off all pumps",
     "More than 93,000 people migrated from Japan to North Korea from 1959 to 1984.",
 ])
 def test_not_labels(text):
@@ -90,3 +91,49 @@ def test_the_fact_is_quoted_not_the_heading(office, question, fact, label):
     assert fact in cited.passage.text
     start, end = cited.spans[0]
     assert fact in cited.passage.text[start:end]
+
+
+@pytest.mark.slow
+def test_one_enormous_line_is_answered_with_the_sentence_not_the_filler(tmp_path):
+    from corpus.text import MAX_SENTENCE_CHARS
+
+    filler = " ".join(f"node {i % 97} heartbeat received status nominal queue depth {i % 13}"
+                      for i in range(2200))
+    text = (filler + " The cooling pump failed on 3 May because its shaft seal cracked "
+            + filler)
+    assert len(text) > 150_000 and "\n" not in text
+    (tmp_path / "log.txt").write_text(text)
+    data = tmp_path / "data"
+    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
+                                 llm="extractive"))
+    assert a.ingest([tmp_path / "log.txt"], progress=False).ok
+    answer = a.ask("When did the cooling pump fail?")
+    assert answer.status == "answered" and "shaft seal cracked" in answer.text
+    assert len(answer.text) <= MAX_SENTENCE_CHARS + 10
+    assert answer.text.startswith("The cooling pump failed")
+    start, end = answer.citations[0].spans[0]
+    assert end - start <= MAX_SENTENCE_CHARS
+
+
+def test_a_copyright_line_answers_who_is_credited():
+    assert is_label("© 2009 Reuters", "Is there a lifetime warranty?")
+    assert not is_label("© 2009 Reuters", "Which news agency is credited in the document?")
+
+
+@pytest.mark.slow
+def test_a_table_without_rules_is_answered_from_its_row(tmp_path):
+    from tests.files import make_table_pdf
+
+    rows = [[str(y), f"{1.1 + 0.3 * (y - 1997):.1f} million euros",
+             ["North", "South", "East", "West"][y % 4]] for y in range(1997, 2022)]
+    (tmp_path / "revenue.pdf").write_bytes(make_table_pdf(
+        "Revenue by year", ["Year", "Revenue", "Region"], rows, "Figures are unaudited.",
+        ruled=False))
+    data = tmp_path / "data"
+    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
+                                 llm="extractive"))
+    assert a.ingest([tmp_path / "revenue.pdf"], progress=False).ok
+    answer = a.ask("What was the revenue in 2021?")
+    assert answer.status == "answered"
+    assert "8.3 million euros" in answer.text and "Year Revenue" not in answer.text
+    assert answer.citations[0].passage.page == 1

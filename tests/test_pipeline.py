@@ -173,12 +173,14 @@ def test_follow_up_query_comes_from_the_llm_or_the_fallback(tmp_path):
         messages=iter([AIMessage("What did Kanae Doi say about the apples?")]))
     history = [{"role": "user", "content": "Who is Kanae Doi?"},
                {"role": "assistant", "content": "Kanae Doi is the Tokyo director."}]
-    assert a._standalone("What did she say about the apples?", history,
-                         a.chat_model) == "What did Kanae Doi say about the apples?"
-    assert a._standalone("How many apples grow on vines?", history, a.chat_model) == \
-        "How many apples grow on vines?"  # not a follow-up: no rewrite asked
-    assert a._standalone("What did she say?", history, None) == \
-        "Who is Kanae Doi? What did she say?"  # extractive: the previous question joins it
+    assert a._standalone("What did she say about the apples?", history, a.chat_model, 5,
+                         None) == ("What did Kanae Doi say about the apples?",
+                                   "What did she say about the apples?")  # model: as asked
+    assert a._standalone("How many apples grow on vines?", history, a.chat_model, 5, None) == \
+        ("How many apples grow on vines?",) * 2  # not a follow-up: no rewrite asked
+    assert a._standalone("What did she say?", history, None, 5, None) == \
+        ("Who is Kanae Doi? What did she say?",  # extractive: the previous question joins it
+         "What did she say?")
 
 
 def test_a_rewrite_that_invents_context_is_refused():
@@ -198,3 +200,23 @@ def test_a_draft_that_only_echoes_the_question_is_replaced_by_evidence(tmp_path)
     answer = a.ask("How many kilograms of fruit does a kiwi vine yield?")
     quoted = re.sub(r"\s*\[\d+\]", "", answer.text)
     assert answer.found and quoted != "A kiwi vine." and quoted in DOC  # evidence, verbatim
+
+
+def test_arithmetic_the_passage_does_not_write_is_invented(tmp_path):
+    a = make(tmp_path, "A kiwi vine yields 25 * 1 = 25 kilograms [1].")
+    answer = a.ask("How much fruit does a kiwi vine yield?")
+    assert answer.found and "*" not in answer.text and "=" not in answer.text
+    assert "25 kilograms" in answer.text
+
+
+def test_grounding_checks_arithmetic_as_written():
+    from assistant.grounding import Grounding
+    from index.passages import Passage
+
+    g = Grounding([Passage("The budget is 75,000 euros. Two plus two: 2 + 2 = 4.", "b.txt",
+                           None, 0, 52, 1.0, "c1")])
+    assert g.supports("The budget is 75,000 euros.")
+    assert not g.supports("The budget is 75,000 * 1 = 75,000 euros.")
+    assert not g.supports("The budget is = 75,000 euros.")
+    assert g.supports("Two plus two: 2 + 2 = 4.")
+    assert g.supports("The budget ran from 2019-2021 at 75,000 euros.") is False  # 2019: new

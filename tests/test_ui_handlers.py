@@ -47,9 +47,9 @@ def test_respond_declines_and_reports_errors_as_chat_messages(handlers):
     assert "do not cover" in messages[-1]["content"]
     assert "No passage" in panel
     *_, (messages, _, _) = handlers.respond("   ", [], 5, "extractive")
-    assert messages[-1]["content"].startswith("⚠️") and "empty" in messages[-1]["content"]
+    assert messages[-1]["content"].startswith("Error:") and "empty" in messages[-1]["content"]
     *_, (messages, _, _) = handlers.respond("Hello?", [], 5, "nonsense")
-    assert messages[-1]["content"] == ("⚠️ Backend 'nonsense' is not offered by this server: "
+    assert messages[-1]["content"] == ("Error: Backend 'nonsense' is not offered by this server: "
                                        "choose one of extractive, embedded.")
     *_, (messages, _, _) = handlers.respond("Hello?", [], 5, "llamacpp:/etc/passwd")
     assert "is not offered by this server" in messages[-1]["content"]
@@ -68,20 +68,75 @@ def test_uploads_good_and_bad(handlers, tmp_path):
     files = [str(p) for p in sorted(up.iterdir())]
     status, table, _ = handlers.upload(files, progress=_noop)
     lines = status.split("\n\n")
-    assert "✅ zorblat notes é.txt: added." in lines
-    assert "✅ paper.pdf: added." in lines
-    assert any(line.startswith("❌ virus.exe: unsupported file type") for line in lines)
-    assert any(line.startswith("❌ empty.md: no text") for line in lines)
-    assert any(line.startswith("❌ broken.pdf: corrupt") for line in lines)
-    assert any(line.startswith("❌ big.txt:") and "limit" in line for line in lines)
+    assert "OK · zorblat notes é.txt: added." in lines
+    assert "OK · paper.pdf: added." in lines
+    assert any(line.startswith("Not added · virus.exe: unsupported file type") for line in lines)
+    assert any(line.startswith("Not added · empty.md: no text") for line in lines)
+    assert any(line.startswith("Not added · broken.pdf: corrupt") for line in lines)
+    assert any(line.startswith("Not added · big.txt:") and "limit" in line for line in lines)
     names = {row[0]: row[1] for row in table}
     assert names == {**before, "zorblat notes é.txt": 1, "paper.pdf": 1}
     *_, (messages, panel, _) = handlers.respond("When is the Zorblat festival held?", [], 5,
                                                 "extractive")
     assert "March" in messages[1]["content"] and "zorblat notes é.txt" in panel
+    assert (handlers.uploads_dir / "paper.pdf").exists()
     status, table, _ = handlers.remove(str(handlers.uploads_dir / "paper.pdf"))
     assert status == "Removed paper.pdf (1 passages)."
     assert "paper.pdf" not in {row[0] for row in table}
+    assert not (handlers.uploads_dir / "paper.pdf").exists()  # the uploaded copy goes too
+    assert (up / "paper.pdf").exists()  # never the user's own file
+
+
+def test_a_corrupt_docx_in_a_batch_stops_nothing(handlers, tmp_path):
+    import docx
+
+    up = tmp_path / "batch"
+    up.mkdir()
+    d = docx.Document()
+    d.add_paragraph("The Quokka Island ferry leaves at 9:30 every morning.")
+    d.save(up / "ferry.docx")
+    (up / "notreally.docx").write_text("this is not a zip")
+    (up / "truncated.docx").write_bytes((up / "ferry.docx").read_bytes()[:400])
+    (up / "after.txt").write_text("The harbour cafe opens at seven.")
+    handlers.max_upload_mb = 5
+    status, table, _ = handlers.upload([str(p) for p in sorted(up.iterdir())], progress=_noop)
+    lines = status.split("\n\n")
+    assert "OK · ferry.docx: added." in lines and "OK · after.txt: added." in lines
+    assert any(line.startswith("Not added · notreally.docx:") for line in lines)
+    assert any(line.startswith("Not added · truncated.docx:") for line in lines)
+    names = {row[0] for row in table}
+    assert {"ferry.docx", "after.txt"} <= names
+    assert not names & {"notreally.docx", "truncated.docx"}
+    left = sorted(p.name for p in handlers.uploads_dir.iterdir())
+    assert left == ["after.txt", "ferry.docx"]  # no staging file, no refused copy
+
+
+def test_one_big_file_moves_the_progress_bar(handlers, tmp_path):
+    big = tmp_path / "big-notes.txt"
+    big.write_text("\n\n".join(f"Paragraph {i}: the depot in town {i} keeps {i * 3} crates "
+                                "of apples, pears and plums for the winter market."
+                                for i in range(1200)))
+    handlers.max_upload_mb = 5
+    calls = []
+    handlers.upload([str(big)], progress=lambda value, desc="", unit="": calls.append(
+        (value, desc, unit)))
+    embedding = [v for v, desc, unit in calls if unit == "passages"]
+    assert len(embedding) >= 2, calls  # within the one file, batch by batch
+    assert embedding[-1][0] == embedding[-1][1] and embedding[0][0] < embedding[-1][0]
+    assert all("big-notes.txt" in desc for v, desc, unit in calls if unit == "passages")
+
+
+def test_example_questions_follow_what_is_indexed(handlers, tmp_path):
+    from ui.app import ANY_CORPUS_EXAMPLES, EXAMPLES, examples_for
+
+    listing = handlers.assistant.sources()
+    assert [e["text"] for e in examples_for(listing)] == EXAMPLES
+    handlers.remove(listing[0][0])  # the sample
+    (tmp_path / "notes.txt").write_text("The harbour cafe opens at seven.")
+    handlers.assistant.ingest([tmp_path / "notes.txt"], progress=False)
+    assert [e["text"] for e in examples_for(handlers.assistant.sources())] == \
+        ANY_CORPUS_EXAMPLES
+    assert examples_for([]) == []
 
 
 @pytest.mark.parametrize("name,expected", [
@@ -112,7 +167,7 @@ def test_a_backend_that_is_down_is_one_chat_message_and_the_chat_goes_on(tmp_pat
     h = Handlers(a, max_upload_mb=1)
     *_, (messages, _, _) = h.respond(SAMPLE_QUESTION, [], 5, "openai:some-model")
     assert messages[-1]["content"] == (
-        f"⚠️ Backend openai:some-model failed (the OpenAI-compatible server at "
+        f"Error: Backend openai:some-model failed (the OpenAI-compatible server at "
         f"http://127.0.0.1:{port}/v1): cannot connect: is it running? Check "
         "SOURCECHAT_LLM_BASE_URL (--llm-base-url).")
     *_, (messages, _, _) = h.respond(SAMPLE_QUESTION, messages, 5, "extractive")
@@ -168,7 +223,7 @@ def test_a_chat_is_kept_per_login_picked_documents_export_and_feedback(handlers,
         again.export(cid, bob)
     # 👎 on the second answer, with a reason; bob cannot delete alice's chat
     # an error message shown before it (not kept) does not shift which answer is rated
-    shown = [{"role": "user", "content": "  "}, {"role": "assistant", "content": "⚠️ empty"},
+    shown = [{"role": "user", "content": "  "}, {"role": "assistant", "content": "Error: empty"},
              *chat2]
     like = gr.LikeData(None, {"index": 2 + len(opened) + 1, "value": "", "liked": False})
     assert "down, incomplete" in again.like(cid, "incomplete", shown, like, alice)
@@ -203,7 +258,7 @@ def test_api_ask_keeps_a_conversation_and_limits_to_sources(handlers):
     bad_like = gr.LikeData(None, {"index": -3, "value": "", "liked": True})
     assert handlers.like(cid, "", [], bad_like, alice) == "That message is not an answer."
     error_like = gr.LikeData(None, {"index": 1, "value": "", "liked": True})
-    errors = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "⚠️ failed"}]
+    errors = [{"role": "user", "content": "x"}, {"role": "assistant", "content": "Error: failed"}]
     assert "not a kept answer" in handlers.like(cid, "", errors, error_like, alice)
     name = Path(handlers.documents()[0][2]).name
     limited = handlers.api_ask(SAMPLE_QUESTION, sources=[name])

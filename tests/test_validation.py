@@ -164,7 +164,7 @@ def test_an_empty_question_in_the_web_chat_adds_no_user_bubble(tmp_path):
         *_, (messages, _, box) = h.respond(empty, before, 5, "extractive")
         assert messages[:2] == before and box == ""
         assert [m["role"] for m in messages] == ["user", "assistant", "assistant"]
-        assert messages[-1]["content"] == ("⚠️ The question is empty: type a question about "
+        assert messages[-1]["content"] == ("Error: The question is empty: type a question about "
                                            "your documents.")
 
 

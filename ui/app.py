@@ -21,12 +21,17 @@ import gradio as gr
 from assistant import Answer, Assistant, SourcechatError
 from assistant.settings import MAX_K
 from assistant.suggestions import suggest
-from corpus import SUPPORTED_SUFFIXES
+from corpus import SAMPLE_DIR, SUPPORTED_SUFFIXES
 from corpus.errors import BackendError
 from corpus.injection import flagged_note
-from ui.conversations import FILE_NAME, REASONS, ChatStore, NoSuchConversation, export_markdown
+from ui.conversations import REASONS, ChatStore, NoSuchConversation, chats_file, export_markdown
 from ui.render import (
     CSS,
+    ERROR_MARK,
+    FAILED_MARK,
+    FLAG_MARK,
+    NOTE_MARK,
+    OK_MARK,
     SCROLL_TO_FOCUS,
     VIEWER_JS,
     answer_markdown,
@@ -46,7 +51,22 @@ EXAMPLES = [
     "Summarize the document.",
     "Which organizations wrote the letter?",
 ]
+ANY_CORPUS_EXAMPLES = [  # when the sample is not indexed: questions any documents answer
+    "What topics do my documents cover?",
+    "Summarize the document.",
+    "What are the key points?",
+]
 SOURCES_TITLE = "Sources"
+
+
+def examples_for(listing: list[tuple[str, str, int]]) -> list[dict]:
+    """The empty chat's example questions: about the sample while it is indexed, else ones
+    any documents answer (none when nothing is indexed)."""
+    if not listing:
+        return []
+    samples = Path(str(SAMPLE_DIR)).resolve()
+    sample = any(Path(s).resolve().parent == samples for s, _, _ in listing)
+    return [{"text": q} for q in (EXAMPLES if sample else ANY_CORPUS_EXAMPLES)]
 
 
 def chat_history(messages: list[dict]) -> list[dict]:
@@ -58,7 +78,7 @@ def chat_history(messages: list[dict]) -> list[dict]:
         if meta.get("title"):
             continue
         content = _message_text(m)
-        if content.strip() and not content.startswith("⚠️"):
+        if content.strip() and not content.startswith(ERROR_MARK):
             if m["role"] == "user":
                 content = html.unescape(content)
             out.append({"role": m["role"], "content": content})
@@ -78,7 +98,7 @@ class Handlers:
         self.max_upload_mb = max_upload_mb or assistant.settings.max_upload_mb
         self.uploads_dir = Path(assistant.settings.data_dir) / "uploads"
         self.backends = _backend_choices(assistant.settings.llm)
-        self.chats = ChatStore(Path(assistant.settings.data_dir) / FILE_NAME)
+        self.chats = ChatStore(chats_file(assistant.settings.data_dir))
 
     def _backend(self, backend: str | None) -> str | None:
         """A backend the server offers (a web user must not point it at any file or model)."""
@@ -123,12 +143,13 @@ class Handlers:
                                               "status": "done"}})
             yield messages, sources_html(answer), answer
         except SourcechatError as err:
-            messages[-1] = {"role": "assistant", "content": f"⚠️ {err}"}
+            messages[-1] = {"role": "assistant", "content": f"{ERROR_MARK} {err}"}
             yield messages, sources_html(None), None
         except Exception as err:  # never a traceback in the chat
             log.exception("answer failed")
             messages[-1] = {"role": "assistant",
-                            "content": f"⚠️ Something went wrong ({type(err).__name__}); "
+                            "content": f"{ERROR_MARK} Something went wrong "
+                                       f"({type(err).__name__}); "
                                        "please try again."}
             yield messages, sources_html(None), None
 
@@ -325,7 +346,22 @@ class Handlers:
         return (question, [source] if source in known else [],
                 gr.Tabs(selected="chat-tab"))
 
+    def notice(self) -> str:
+        """What the Documents tab says first: why documents cannot be added here, if so."""
+        try:
+            self.assistant.check_writable()
+        except SourcechatError as err:
+            return f"{NOTE_MARK} Documents cannot be added or removed here. {inert(str(err))}"
+        return ""
+
     def _upload(self, files, replace, progress) -> tuple[str, list, dict, list[str]]:
+        if files:
+            try:
+                self.assistant.check_writable()  # before a file is stored
+            except SourcechatError as err:
+                listing = self.assistant.sources()
+                return f"{FAILED_MARK} {inert(str(err))}", self.documents(listing), \
+                    self._choices(listing), []
         lines, paths, indexed = [], [], []
         for f in files or []:
             try:
@@ -333,23 +369,26 @@ class Handlers:
                                    ocr=self.assistant.settings.ocr)
             except OSError as err:
                 path, msg = None, f"{Path(str(f)).name}: cannot store it ({err.strerror})."
-            lines.append(("✅ " if path else "❌ ") + msg)
+            lines.append(f"{OK_MARK if path else FAILED_MARK} {msg}")
             if path:
                 paths.append(path)
         if paths:
             def on_progress(done, total, name):
-                progress((done, total), desc=f"Indexing {name}", unit="files")
+                progress((done, total), desc=f"Reading {name}" if name else "Read", unit="files")
+
+            def on_chunks(done, total, names):
+                progress((done, total), desc=f"Embedding {names}", unit="passages")
 
             report = self.assistant.ingest([str(p) for p in paths], progress=False,
-                                           on_progress=on_progress)
+                                           on_progress=on_progress, on_chunks=on_chunks)
             for err in report.errors:
-                lines.append(f"❌ {inert(Path(err.path).name)}: {inert(err.reason)}.")
+                lines.append(f"{FAILED_MARK} {inert(Path(err.path).name)}: {inert(err.reason)}.")
             for source, notes in report.pages.items():
-                lines.append(f"ℹ️ {inert(Path(source).name)}: {notes.summary()}.")
+                lines.append(f"{NOTE_MARK} {inert(Path(source).name)}: {notes.summary()}.")
             for source, n in report.suspect.items():
-                lines.append(f"⚠️ {inert(Path(source).name)}: {flagged_note(n)}.")
+                lines.append(f"{FLAG_MARK} {inert(Path(source).name)}: {flagged_note(n)}.")
             for dup, twin in report.duplicates:
-                lines.append(f"ℹ️ {inert(Path(dup).name)}: same content as "
+                lines.append(f"{NOTE_MARK} {inert(Path(dup).name)}: same content as "
                              f"{inert(Path(twin).name)}, indexed once.")
             lines.append(f"Indexed {len(report.indexed)} file(s), {report.chunks_added} new "
                          f"passages ({len(report.unchanged)} unchanged).")
@@ -367,8 +406,10 @@ class Handlers:
             try:
                 removed, n = self.assistant.remove(source)
                 status = f"Removed {Path(removed).name} ({n} passages)."
+                if Path(removed).resolve().parent == self.uploads_dir.resolve():  # our copy
+                    Path(removed).unlink(missing_ok=True)
             except SourcechatError as err:
-                status = f"❌ {err}"
+                status = f"{ERROR_MARK} {err}"
         listing = self.assistant.sources()
         return status, self.documents(listing), self._choices(listing)
 
@@ -432,7 +473,7 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                         chatbot = gr.Chatbot(
                             elem_id="chat", height=520, label="Chat",
                             placeholder="Ask about your documents. Try an example:",
-                            examples=[{"text": q} for q in EXAMPLES],
+                            examples=examples_for(assistant.sources()),
                             sanitize_html=True, buttons=["copy"])
                         with gr.Row():
                             box = gr.Textbox(elem_id="question", show_label=False, scale=5,
@@ -467,7 +508,7 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
                                 file_types=list(SUPPORTED_SUFFIXES))
                 replace = gr.Checkbox(False, label="Replace documents with the same name",
                                       elem_id="replace")
-                status = gr.Markdown(elem_id="upload-status")
+                status = gr.Markdown(h.notice(), elem_id="upload-status")
                 suggestions = gr.Dataset(
                     components=[gr.Textbox(visible=False), gr.Textbox(visible=False),
                                 gr.Textbox(visible=False)],
@@ -507,9 +548,10 @@ def build_app(assistant: Assistant, max_upload_mb: float | None = None) -> gr.Bl
         def loaded(request: gr.Request):
             listing = assistant.sources()  # listed once for the table and both pickers
             return (h.documents(listing), h._choices(listing), h.picker([], listing),
-                    h.conversation_list(request))
+                    h.conversation_list(request), gr.update(examples=examples_for(listing)))
 
-        app.load(loaded, None, [table, doc, picker, conversations], api_visibility="private")
+        app.load(loaded, None, [table, doc, picker, conversations, chatbot],
+                 api_visibility="private")
         gr.api(h.api_ask, api_name="ask")
     return app
 
@@ -550,19 +592,28 @@ def serve(settings, host: str = "127.0.0.1", port: int = 7860,
     With logins (`auth`, SOURCECHAT_AUTH, SOURCECHAT_AUTH_FILE) the page and its API
     answer only after a login. An on-disk index is held by this one process; with a
     Chroma server, several web chats (and ingests) can share it. `watch`: folders kept
-    in step with the index while serving (indexed first, then as files change).
+    in step with the index while serving (indexed first, then as files change). A data
+    dir this process cannot write is served for questions only.
     """
     from filelock import Timeout
     from starlette.middleware import Middleware
 
     from assistant import build_assistant
     from assistant.factory import serving_lock
+    from index.readonly import check_writable, unwritable
     from index.watch import watch_folders
     from ui.auth import logins
     from ui.security import SecurityHeaders
 
     users = logins(settings, auth)
-    if not settings.chroma_url:
+    read_only = unwritable(settings.data_dir)
+    if read_only:  # nothing here can write it: no writer to hold off
+        if watch:
+            check_writable(settings.data_dir)
+        print(f"sourcechat: the data dir {settings.data_dir} is not writable ({read_only}): "
+              "answering questions only (documents cannot be added or removed); "
+              f"conversations are kept in {chats_file(settings.data_dir)}", flush=True)
+    elif not settings.chroma_url:
         lock = serving_lock(settings)
         try:
             lock.acquire(timeout=0)  # held for the server's life; CLI writers check it

@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import traceback
-from pathlib import Path
 
 from corpus.errors import SourcechatError
 from corpus.injection import flagged_note
@@ -113,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         status = _run(args)
         if args.command == "ask" and argv is None:
             # Read-only and done: skip the interpreter's slow teardown of torch and
-            # Chroma threads (about a second), as a console script only.
+            # Chroma threads (about a second), as a console script only (exit handlers
+            # do not run: a read-only index's private copy is removed here).
+            from index.readonly import remove_copies
+
+            remove_copies()
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(status)
@@ -349,15 +352,15 @@ def _ask(assistant, args) -> int:
 
 
 def _feedback(settings, args) -> int:
-    from ui.conversations import FILE_NAME, ChatStore
+    from ui.conversations import ChatStore, chats_file
 
-    path = Path(settings.data_dir) / FILE_NAME
+    path = chats_file(settings.data_dir)
     entries = ChatStore(path).feedback() if path.is_file() else []
     if args.json:
         print(json.dumps(entries, ensure_ascii=False))
         return EXIT_OK
     if not entries:
-        print(f"No feedback yet in {path} (👍/👎 under an answer in the web chat).")
+        print(f"No feedback yet in {path} (thumbs up/down under an answer in the web chat).")
     for e in entries:
         reason = f" ({e['reason']})" if e["reason"] else ""
         print(f"{e['created']}  {e['rating']:<4}{reason}  {e['login'] or '-'}: "

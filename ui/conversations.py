@@ -1,6 +1,7 @@
 """The web chat's memory: conversations and answer feedback, per login, in SQLite.
 
-One file in the data dir (`chats.sqlite`) holds every conversation (its title, the
+One file in the data dir (`chats.sqlite`; for a data dir this process cannot write, in
+the user's cache dir: `chats_file`) holds every conversation (its title, the
 documents it is limited to, and each turn: the question, the answer as `ask --json`
 data, and what the chat showed) and every thumbs up or down. Every read and write names
 its owner (the login, "" without logins): one owner never lists, opens, exports, renames
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.errors import SourcechatError
+from index.readonly import private_dir, unwritable
 
 FILE_NAME = "chats.sqlite"
 TITLE_CHARS = 60          # a conversation's title: its first question, cut to this
@@ -41,6 +43,15 @@ CREATE TABLE IF NOT EXISTS feedback (
     turn INTEGER, question TEXT NOT NULL, answer TEXT NOT NULL, rating TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '', created REAL NOT NULL);
 """
+
+
+def chats_file(data_dir: str | Path) -> Path:
+    """Where the web chat over `data_dir` keeps conversations and feedback: in it, or,
+    when this process cannot write it (a read-only index), in a folder of the user's own
+    for that data dir."""
+    if unwritable(data_dir) is None:
+        return Path(data_dir) / FILE_NAME
+    return private_dir("chats", data_dir) / FILE_NAME
 
 
 class NoSuchConversation(SourcechatError):

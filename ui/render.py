@@ -10,8 +10,14 @@ from assistant import Answer, Citation
 from assistant.citations import PARTIAL
 from ui.viewer import view_ref
 
-PARTIAL_BADGE = "⚠️ Partial answer"
-WARNING_BADGE = "⚠️ Warning"
+# Status words, not emoji: a machine without an emoji font shows those as empty boxes.
+PARTIAL_BADGE = "Partial answer"
+WARNING_BADGE = "Warning"
+ERROR_MARK = "Error:"      # starts a chat message that reports a failure (never kept)
+OK_MARK = "OK ·"           # upload status lines
+FAILED_MARK = "Not added ·"
+NOTE_MARK = "Note ·"
+FLAG_MARK = "Warning ·"
 
 
 def inert(text: str) -> str:
@@ -129,7 +135,7 @@ def sources_markdown(answer: Answer) -> str:
     return "\n\n".join(lines)
 
 
-_SUSPECT_MARK = ' · <span class="sc-suspect">⚠️ possible prompt injection</span>'
+_SUSPECT_MARK = ' · <span class="sc-suspect">warning: possible prompt injection</span>'
 
 
 def _score(score: float) -> str:

@@ -43,7 +43,8 @@ def accept(upload: str | Path, uploads_dir: Path, max_mb: float,
                       f"{', '.join(SUPPORTED_SUFFIXES)} files.")
     size = src.stat().st_size
     if size > max_mb * 1024 * 1024:
-        return None, f"{name}: {size / 1048576:.1f} MB is over the {max_mb:g} MB upload limit."
+        shown = f"{size / 1048576:.1f} MB" if size >= 1048576 else f"{size / 1024:.0f} KB"
+        return None, f"{name}: {shown} is over the {max_mb:g} MB upload limit."
     uploads_dir.mkdir(parents=True, exist_ok=True)
     fd, staging = tempfile.mkstemp(prefix=".staging-", suffix=suffix, dir=uploads_dir)
     os.close(fd)
