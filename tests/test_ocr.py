@@ -109,7 +109,7 @@ def test_the_web_upload_accepts_scans_and_says_what_ocr_read(files, tmp_path):
     shown = []
     status, *_ = h.upload([str(files / "harbour-scan.pdf"), str(files / "broken.jpg")],
                           progress=lambda *a, **k: shown.append(k.get("desc", "")))
-    assert "Indexing harbour-scan.pdf: OCR page 2 (2/3)" in shown  # progress page by page
+    assert "Reading harbour-scan.pdf: OCR page 2 (2/3)" in shown  # progress page by page
     lines = status.split("\n\n")
     assert "OK · harbour-scan.pdf: added." in lines
     assert any(line.startswith("Not added · broken.jpg: corrupt or unreadable image")
