@@ -4,7 +4,6 @@ server: tests/stores.py) and runs offline."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -35,24 +34,13 @@ def isolated_env(tmp_path, monkeypatch, model_cache):
 
     monkeypatch.setattr(assistant.api, "_DEFAULT", None)
     yield
-    stores.stop(keep=_SESSION_STORES)
-
-
-_SESSION_STORES: set[Path] = set()
-
-
-def _session_settings(data_dir: Path, **kw):
-    """Settings of an assistant that lives for the whole run (its server too)."""
-    from assistant import Settings
-
-    _SESSION_STORES.add(data_dir.resolve())
-    return Settings(data_dir=data_dir, chroma_url=stores.url_for(data_dir), **kw)
+    stores.stop()  # this test's servers; those of kept (module/session) data dirs live on
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _stop_servers():
     yield
-    stores.stop()
+    stores.stop(keep=set())
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +48,7 @@ def sample_extractive(tmp_path_factory):
     """A real assistant (real Chroma, real MiniLM) over the sample, extractive backend."""
     from assistant import build_assistant
 
-    settings = _session_settings(tmp_path_factory.mktemp("extractive"), llm="extractive")
+    settings = stores.settings(tmp_path_factory.mktemp("extractive"), keep=True)
     a = build_assistant(settings)
     a.ensure_indexed()
     return a
@@ -71,7 +59,7 @@ def sample_embedded(tmp_path_factory, model_cache):
     """A real assistant over the sample with the real embedded SmolLM2."""
     from assistant import build_assistant
 
-    settings = _session_settings(tmp_path_factory.mktemp("embedded"), llm="embedded",
+    settings = stores.settings(tmp_path_factory.mktemp("embedded"), keep=True, llm="embedded",
                                  model_cache_dir=model_cache)
     a = build_assistant(settings)
     a.ensure_indexed()
@@ -83,7 +71,7 @@ def sample_transformers(tmp_path_factory, model_cache):
     """The same, with the embedded model's fallback runtime (transformers) forced."""
     from assistant import build_assistant
 
-    settings = _session_settings(tmp_path_factory.mktemp("transformers"), llm="embedded",
+    settings = stores.settings(tmp_path_factory.mktemp("transformers"), keep=True, llm="embedded",
                                  model_cache_dir=model_cache, embedded_runtime="transformers")
     a = build_assistant(settings)
     a.ensure_indexed()

@@ -20,6 +20,7 @@ from tests.serving import free_port
 MODE = os.environ.get("SOURCECHAT_TEST_CHROMA", "disk")
 SERVER = MODE == "server"
 _servers: dict[Path, tuple[subprocess.Popen, str]] = {}
+_kept: set[Path] = set()  # data dirs of module/session fixtures: their servers outlive a test
 
 
 def url_for(data_dir: str | os.PathLike) -> str | None:
@@ -55,8 +56,29 @@ def start_server(path: Path, timeout: float = 60.0) -> tuple[subprocess.Popen, s
     raise RuntimeError(f"chroma run did not answer on {url} within {timeout:.0f} s")
 
 
-def stop(keep: set[Path] = frozenset()) -> None:
-    """Stop the servers started so far, except those of the data dirs in `keep`."""
+def settings(data_dir: str | os.PathLike, *, keep: bool = False, **kw):
+    """Settings of an assistant on `data_dir` (extractive unless `llm=` says otherwise), its
+    Chroma in the mode under test. `keep=True` for a module or session fixture's data dir:
+    its server then lives until the run ends instead of stopping after the test."""
+    from assistant import Settings
+
+    if keep:
+        _kept.add(Path(data_dir).resolve())
+    kw.setdefault("llm", "extractive")
+    return Settings(data_dir=data_dir, chroma_url=url_for(data_dir), **kw)
+
+
+def assistant(data_dir: str | os.PathLike, *, keep: bool = False, **kw):
+    """A real assistant (real Chroma, real MiniLM) on `data_dir`: `settings` built."""
+    from assistant import build_assistant
+
+    return build_assistant(settings(data_dir, keep=keep, **kw))
+
+
+def stop(keep: set[Path] | None = None) -> None:
+    """Stop the servers started so far, except those of kept data dirs (`keep`: these
+    instead; pass an empty set to stop every one)."""
+    keep = _kept if keep is None else keep
     for key in [k for k in _servers if k not in keep]:
         proc, _ = _servers.pop(key)
         proc.terminate()

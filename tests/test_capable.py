@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import build_assistant
 from assistant.profiles import CAPABLE
-from tests.conftest import _session_settings
+from tests import stores
 from tests.standin import standin_server
 
 ORGS = ("Human Rights Watch, Citizens' Alliance for North Korean Human Rights, Life Funds for "
@@ -33,8 +32,8 @@ def sample_dir(tmp_path_factory):
 
 
 def _assistant(sample_dir, server):
-    a = build_assistant(_session_settings(sample_dir, llm="openai:standin",
-                                          llm_base_url=server.base_url))
+    a = stores.assistant(sample_dir, keep=True, llm="openai:standin",
+                         llm_base_url=server.base_url)
     a.ensure_indexed()
     return a
 
@@ -86,9 +85,8 @@ def test_a_sentence_cut_by_the_token_budget_is_not_shown(sample_dir):
 def test_a_long_document_is_summarized_part_by_part_then_combined(sample_dir, monkeypatch):
     monkeypatch.setenv("SOURCECHAT_LLM_CONTEXT_CHARS", "1000")  # the sample is ~3,400 chars
     with standin_server("faithful") as server:
-        a = build_assistant(_session_settings(sample_dir, llm="openai:standin",
-                                              llm_base_url=server.base_url,
-                                              llm_context_chars=1000))
+        a = stores.assistant(sample_dir, keep=True, llm="openai:standin",
+                             llm_base_url=server.base_url, llm_context_chars=1000)
         answer = a.ask("Summarize the document.")
         bodies = [r["messages"][-1]["content"] for r in server.requests]
     assert answer.found and answer.kind == "summary"

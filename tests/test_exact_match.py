@@ -13,7 +13,6 @@ import random
 
 import pytest
 
-from assistant import Settings, build_assistant
 from assistant.evidence import holding_identifiers
 from assistant.grounding import Grounding, keeps_evidence
 from corpus.text import content_terms, identifiers, is_identifier, words
@@ -143,8 +142,7 @@ def helpdesk(tmp_path_factory):
     for n, text in tickets().items():
         (folder / f"ticket-{n}.txt").write_text(text)
     data = tmp_path_factory.mktemp("tickets-data")
-    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
-                                 llm="extractive"))
+    a = stores.assistant(data, keep=True)
     report = a.ingest([folder], progress=False)
     assert report.ok and len(report.indexed) == 500
     return a

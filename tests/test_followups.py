@@ -65,14 +65,13 @@ REFERENCES = {
 
 @pytest.fixture(scope="module", params=["extractive", "embedded"])
 def listing_assistant(request, tmp_path_factory, model_cache):
-    from assistant import build_assistant
-    from tests.conftest import _session_settings
+    from tests import stores
 
     folder = tmp_path_factory.mktemp("listings")
     for name, text in DOCUMENTS.items():
         (folder / name).write_text(text)
-    a = build_assistant(_session_settings(tmp_path_factory.mktemp(request.param),
-                                          llm=request.param, model_cache_dir=model_cache))
+    a = stores.assistant(tmp_path_factory.mktemp(request.param), keep=True,
+                         llm=request.param, model_cache_dir=model_cache)
     a.ensure_indexed()
     assert a.ingest([folder], progress=False).ok
     return a

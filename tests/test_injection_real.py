@@ -37,7 +37,6 @@ def _cli(data_dir, *args) -> subprocess.CompletedProcess:
 
 
 def test_planted_instructions_are_answered_only_with_a_warning(tmp_path):
-    from assistant import Settings, build_assistant
     from ui.render import answer_markdown, sources_html
 
     data = tmp_path / "data"
@@ -49,8 +48,7 @@ def test_planted_instructions_are_answered_only_with_a_warning(tmp_path):
     again = _cli(data, "ingest", str(tmp_path / "notes.txt"))  # unchanged: not re-read
     assert again.returncode == 0 and "warning" not in again.stderr
 
-    a = build_assistant(Settings(data_dir=data, llm="extractive",
-                                 chroma_url=stores.url_for(data)))
+    a = stores.assistant(data)
     answer = a.ask(QUESTION)
     assert answer.found and "hunter2" in answer.text
     assert answer.suspect == (1,) and answer.warning == WARNING
@@ -87,15 +85,13 @@ def test_planted_instructions_are_answered_only_with_a_warning(tmp_path):
 
 
 def test_other_evidence_that_answers_as_well_is_quoted_instead(tmp_path):
-    from assistant import Settings, build_assistant
 
     data = tmp_path / "data"
     (tmp_path / "notes.txt").write_text(NOTES)
     (tmp_path / "it-desk.txt").write_text(
         "IT desk notes\n\nThe admin password of the harbour kiosk is changed every month by "
         "the IT desk. Printers are on the second floor.\n")
-    a = build_assistant(Settings(data_dir=data, llm="extractive",
-                                 chroma_url=stores.url_for(data)))
+    a = stores.assistant(data)
     a.ingest([str(tmp_path)], progress=False)
     answer = a.ask(QUESTION)
     assert answer.found and answer.suspect == ()
@@ -104,12 +100,10 @@ def test_other_evidence_that_answers_as_well_is_quoted_instead(tmp_path):
 
 
 def test_the_web_chat_says_so_on_upload_and_above_the_answer(tmp_path):
-    from assistant import Settings, build_assistant
     from ui.app import Handlers
 
     data = tmp_path / "data"
-    a = build_assistant(Settings(data_dir=data, llm="extractive",
-                                 chroma_url=stores.url_for(data)))
+    a = stores.assistant(data)
     handlers = Handlers(a, max_upload_mb=1)
     (tmp_path / "notes.txt").write_text(NOTES)
     status, _, _ = handlers.upload([str(tmp_path / "notes.txt")], progress=lambda *_, **__: None)

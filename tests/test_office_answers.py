@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 
-from assistant import Settings, build_assistant
 from assistant.labels import expected, is_command, is_label
 from tests import stores
 
@@ -68,8 +67,7 @@ def office(tmp_path_factory):
         "pip install frobnicate\n```\n\nThen run `frobnicate --init` once to create the "
         "configuration file.\n")
     data = tmp_path_factory.mktemp("office-data")
-    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
-                                 llm="extractive"))
+    a = stores.assistant(data, keep=True)
     report = a.ingest([folder], progress=False)
     assert report.ok and len(report.indexed) == 4
     return a
@@ -104,8 +102,7 @@ def test_one_enormous_line_is_answered_with_the_sentence_not_the_filler(tmp_path
     assert len(text) > 150_000 and "\n" not in text
     (tmp_path / "log.txt").write_text(text)
     data = tmp_path / "data"
-    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
-                                 llm="extractive"))
+    a = stores.assistant(data)
     assert a.ingest([tmp_path / "log.txt"], progress=False).ok
     answer = a.ask("When did the cooling pump fail?")
     assert answer.status == "answered" and "shaft seal cracked" in answer.text
@@ -130,8 +127,7 @@ def test_a_table_without_rules_is_answered_from_its_row(tmp_path):
         "Revenue by year", ["Year", "Revenue", "Region"], rows, "Figures are unaudited.",
         ruled=False))
     data = tmp_path / "data"
-    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
-                                 llm="extractive"))
+    a = stores.assistant(data)
     assert a.ingest([tmp_path / "revenue.pdf"], progress=False).ok
     answer = a.ask("What was the revenue in 2021?")
     assert answer.status == "answered"

@@ -9,12 +9,11 @@ import re
 
 import pytest
 
-from assistant import Answer, Settings, build_assistant
+from assistant import Answer, Settings
 from assistant.citations import ANSWERED, DECLINED, PARTIAL
 from assistant.evidence import Relevance
 from assistant.premise import FEATURES, PremiseCheck, explain, features, names, tokens
 from tests import stores
-from tests.conftest import _session_settings
 from tests.standin import standin_server
 
 # one paragraph per line (a hard-wrapped line break ends a sentence for the splitter)
@@ -48,14 +47,14 @@ def handmade(tmp_path_factory):
     docs.mkdir()
     (docs / "complexity.txt").write_text(COMPLEXITY)
     (docs / "yuan.txt").write_text(YUAN)
-    build_assistant(_session_settings(root / "data", llm="extractive")).ingest(
+    stores.assistant(root / "data", keep=True).ingest(
         [str(docs)], progress=False)
     return root / "data"
 
 
 @pytest.fixture()
 def hm(handmade):
-    return build_assistant(_session_settings(handmade, llm="extractive"))
+    return stores.assistant(handmade, keep=True)
 
 
 def test_a_question_the_documents_answer_is_answered(hm):
@@ -90,8 +89,7 @@ def test_a_question_about_another_subject_is_declined(hm):
 
 
 def test_the_check_can_be_turned_off(tmp_path):
-    a = build_assistant(Settings(data_dir=tmp_path, chroma_url=stores.url_for(tmp_path),
-                                 llm="extractive", premise_check=False))
+    a = stores.assistant(tmp_path, premise_check=False)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "complexity.txt").write_text(COMPLEXITY)
@@ -106,8 +104,8 @@ def test_a_capable_models_confident_answer_to_a_false_premise_is_partial(hm):
     on the evidence before it is asked, so its answer never reaches the user."""
     confident = "The least important open question is whether P equals NP [1]."
     with standin_server("scripted", confident) as server:
-        a = build_assistant(_session_settings(
-            hm.settings.data_dir, llm="openai:standin", llm_base_url=server.base_url))
+        a = stores.assistant(hm.settings.data_dir, keep=True, llm="openai:standin",
+                             llm_base_url=server.base_url)
         answer = a.ask("What is one of the least important open questions in theoretical "
                        "computer science?")
         partial_requests = len(server.requests)
@@ -122,8 +120,8 @@ def test_a_capable_model_that_finds_no_answer_makes_it_partial(hm):
     """A capable model read the passages and says they do not answer: the user is told
     so, with what the passages do say, instead of a quote passed off as the answer."""
     with standin_server("scripted", "NOT FOUND") as server:
-        a = build_assistant(_session_settings(
-            hm.settings.data_dir, llm="openai:standin", llm_base_url=server.base_url))
+        a = stores.assistant(hm.settings.data_dir, keep=True, llm="openai:standin",
+                             llm_base_url=server.base_url)
         answer = a.ask("Who stated the problem of whether P equals NP precisely?")
     assert answer.status == PARTIAL and answer.citations
     assert "found no answer" in answer.text

@@ -53,8 +53,7 @@ def small_model(tmp_path_factory) -> str:
 
 
 def _settings(tmp_path, **kw) -> Settings:
-    data = tmp_path / "data"
-    return Settings(data_dir=data, chroma_url=stores.url_for(data), llm="extractive", **kw)
+    return stores.settings(tmp_path / "data", **kw)
 
 
 def _answered(answer) -> bool:

@@ -236,12 +236,10 @@ def test_cli_refuses_an_empty_path_and_resolves_sources(tmp_path):
 
 @pytest.mark.slow
 def test_a_question_with_markup_gets_the_plain_questions_answer(tmp_path):
-    from assistant import Settings, build_assistant
     from tests import stores
 
     data = tmp_path / "data"
-    a = build_assistant(Settings(data_dir=data, chroma_url=stores.url_for(data),
-                                 llm="extractive"))
+    a = stores.assistant(data)
     docs = _docs(tmp_path)
     assert a.ingest([str(docs)], progress=False).ok
     for plain, marked in (
