@@ -24,14 +24,16 @@ def free_port() -> int:
 @contextmanager
 def running_serve(workdir: Path, *args: str, env: dict | None = None, wait: float = 300.0,
                   prefix: Sequence[str] = ()):
-    """Start `sourcechat serve ARGS` (its log in workdir/serve.log; `prefix`: a command
-    it runs under, which execs it); yields the URL."""
+    """Start `sourcechat serve ARGS` (its log in workdir/serve.log; `env`: variables set
+    over this process's, None removing one; `prefix`: a command it runs under, which execs
+    it); yields the URL."""
     port = free_port()
     exe = str(Path(sys.executable).with_name("sourcechat"))
     log_path = workdir / "serve.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([*prefix, exe, "serve", "--port", str(port), *args],
-                                env={**os.environ, **(env or {})}, stdout=log,
+                                env={k: v for k, v in {**os.environ, **(env or {})}.items()
+                                     if v is not None}, stdout=log,
                                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:

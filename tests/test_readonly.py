@@ -30,6 +30,8 @@ LIGHTHOUSE = ("The Quuxville lighthouse is painted red and white. Its lamp can b
 MOUNT_RO = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
 SETPRIV = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 ADVICE = "(set SOURCECHAT_DATA_DIR to a writable folder, or ask its owner)"
+NOT_INHERITED = ("SOURCECHAT_CHROMA_URL", "SOURCECHAT_CHROMA_TOKEN", "SOURCECHAT_DEBUG",
+                 "SOURCECHAT_MODEL_CACHE_DIR")  # the index is on disk, in this data dir
 
 
 def _works(command: list[str]) -> bool:
@@ -92,9 +94,7 @@ class Index:
         (self.docs / "lighthouse.txt").write_text(LIGHTHOUSE)
 
     def env(self) -> dict:
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("SOURCECHAT_CHROMA_URL", "SOURCECHAT_CHROMA_TOKEN",
-                            "SOURCECHAT_DEBUG", "SOURCECHAT_MODEL_CACHE_DIR")}
+        env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         root = str(Path(__file__).resolve().parents[1])  # this checkout, as `nobody` too
         env.update(SOURCECHAT_DATA_DIR=str(self.data), TMPDIR=str(self.temp),
                    XDG_CACHE_HOME=str(self.cache),
@@ -221,7 +221,8 @@ def test_the_web_chat_answers_from_a_read_only_index_and_refuses_to_add(index):
     from tests.serving import running_serve
 
     before = index.state()
-    with running_serve(index.root, "--llm", "extractive", env=index.env(),
+    with running_serve(index.root, "--llm", "extractive",
+                       env={**index.env(), **dict.fromkeys(NOT_INHERITED)},
                        prefix=index.prefix()) as url:
         client = Client(url, verbose=False)
         first = client.predict("When was the harbour built?", conversation="new",
