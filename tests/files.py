@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+FERRY = "The Quokka Island ferry leaves at 9:30 every morning."  # a .docx's one fact
+
+
+def make_docx(path: Path, *paragraphs: str) -> Path:
+    """A real .docx (python-docx) at `path` holding the given paragraphs."""
+    import docx
+
+    d = docx.Document()
+    for text in paragraphs:
+        d.add_paragraph(text)
+    d.save(path)
+    return path
+
 
 def make_pdf(pages: list[str]) -> bytes:
     """A valid PDF whose pages hold the given single-line texts (Helvetica)."""

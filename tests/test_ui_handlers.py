@@ -88,13 +88,11 @@ def test_uploads_good_and_bad(handlers, tmp_path):
 
 
 def test_a_corrupt_docx_in_a_batch_stops_nothing(handlers, tmp_path):
-    import docx
+    from tests.files import FERRY, make_docx
 
     up = tmp_path / "batch"
     up.mkdir()
-    d = docx.Document()
-    d.add_paragraph("The Quokka Island ferry leaves at 9:30 every morning.")
-    d.save(up / "ferry.docx")
+    make_docx(up / "ferry.docx", FERRY)
     (up / "notreally.docx").write_text("this is not a zip")
     (up / "truncated.docx").write_bytes((up / "ferry.docx").read_bytes()[:400])
     (up / "after.txt").write_text("The harbour cafe opens at seven.")
