@@ -485,8 +485,9 @@ class Assistant:
         """The retrieval query and the question the model answers. A follow-up's ordinal or
         "the other" reference resolved from the previous answer (or, for "the other depot",
         from the passages found for the conversation) is both; else the follow-up is
-        rewritten by the LLM when it can, else the previous question is searched with it,
-        and the model answers the question as asked."""
+        rewritten by the LLM when it can, and an accepted rewrite is both too (the model
+        is shown no conversation: "What about the CFO?" alone names nobody's CFO); else
+        the previous question is searched with it, and the model answers it as asked."""
         if not is_follow_up(question, history):
             return question, question
         resolved = resolve_reference(question, history, lambda text: [
@@ -510,7 +511,7 @@ class Assistant:
                 text = ""
             rewritten = accept_rewrite(text, question, recent)
             if rewritten:
-                return rewritten, question
+                return rewritten, rewritten
         return standalone_query(question, history, self.settings.history_turns), question
 
     def _extractive_claims(self, evidence: Sequence[Evidence], passages: Sequence[Passage],
