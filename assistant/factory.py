@@ -22,7 +22,7 @@ from index import (
     PassageRetriever,
     SentenceTransformerEmbeddings,
 )
-from index.readonly import check_writable, chroma_copy, private_dir, unwritable
+from index.readonly import PrivateCopy, check_writable, private_dir, unwritable
 
 _LOCK = threading.Lock()
 
@@ -38,15 +38,13 @@ def offline() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
-def chroma_client(settings: Settings, read_only: bool = False):
+def chroma_client(settings: Settings):
     """The Chroma client: on disk in the data dir, or a Chroma server (`chroma_url`).
-    `read_only`: the data dir cannot be written, so its Chroma folder is read from this
-    process's private copy (Chroma writes to whatever it opens)."""
+    (An on-disk index this process cannot write is read from a private copy instead:
+    `build_assistant`.)"""
     if settings.chroma_url:
         token = settings.chroma_token.get_secret_value() if settings.chroma_token else None
         return _server_client(settings.chroma_url, token)
-    if read_only:
-        return _disk_client(chroma_copy(str(settings.chroma_dir)))
     return _disk_client(str(settings.chroma_dir))
 
 
@@ -59,6 +57,11 @@ def clear_clients() -> None:
 @lru_cache(maxsize=8)
 def _disk_client(path: str):
     """One persistent Chroma client per folder per process."""
+    return _open_disk_client(path)
+
+
+def _open_disk_client(path: str):
+    """A persistent Chroma client of a folder (of a private copy: closed when replaced)."""
     import chromadb
 
     try:
@@ -147,8 +150,13 @@ def build_assistant(settings: Settings | None = None,
     offline()
     settings = settings or Settings.load()
     read_only = unwritable(settings.data_dir) is not None  # then it is read, never written
+    copy = None
     with _LOCK:
-        client = chroma_client(settings, read_only)
+        if read_only and not settings.chroma_url:  # Chroma writes to whatever it opens
+            copy = PrivateCopy(settings.data_dir, _open_disk_client)
+            client = copy.client
+        else:
+            client = chroma_client(settings)
     embeddings = embeddings or embeddings_for(settings)
 
     def records_for(collection: str) -> IndexRecords:
@@ -182,4 +190,4 @@ def build_assistant(settings: Settings | None = None,
     scorer = EvidenceScorer(embeddings, idf=keyword.idf, gate_weights=settings.gate_weights,
                             stored_vectors=store.sentence_vectors)
     return Assistant(settings, store, retriever, model_factory(settings.llm), scorer,
-                     model_factory, explain)
+                     model_factory, explain, private_copy=copy)

@@ -21,6 +21,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -76,7 +77,7 @@ from index import (
     ingest,
     remove_sources,
 )
-from index.readonly import check_writable
+from index.readonly import PrivateCopy, check_writable
 from index.reindex import SWITCH_GRACE_S, ReindexReport, reindex
 from index.vectors import chunk_sentences
 
@@ -119,7 +120,8 @@ class Assistant:
     def __init__(self, settings: Settings, store: ChunkStore, retriever: PassageRetriever,
                  chat_model: BaseChatModel | None, scorer: EvidenceScorer,
                  model_factory: Callable[[str], BaseChatModel | None] | None = None,
-                 explain: Callable[[str, BaseException], str] | None = None):
+                 explain: Callable[[str, BaseException], str] | None = None,
+                 private_copy: PrivateCopy | None = None):
         self.settings = settings
         self.store = store
         self.retriever = retriever
@@ -134,6 +136,20 @@ class Assistant:
                                      scorer.idf) if settings.premise_check else None)
         self._first_use_done = False
         self._first_use_lock = threading.Lock()
+        self.private_copy = private_copy  # an index this process cannot write is read there
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Around a question, a retrieval, a listing: an index read from a private copy
+        is copied again first if its owner has changed it (checked every few seconds),
+        and the copy read is kept until the end."""
+        if self.private_copy is None:
+            yield
+            return
+        if self.private_copy.follow(self.store.reopen):
+            self._refresh_keywords()  # so this question searches the new state already
+        with self.private_copy.reading():
+            yield
 
     def chat_model_for(self, backend: str | None) -> BaseChatModel | None:
         """The chat model of a backend name (None: the configured one); built once."""
@@ -240,7 +256,8 @@ class Assistant:
 
     def sources(self) -> list[tuple[str, str, int]]:
         """(source, title, chunks) for each indexed document."""
-        return self.store.sources()
+        with self._reading():
+            return self.store.sources()
 
     def resolve_source(self, source: str, known: Sequence[str] | None = None,
                        copies: bool = False) -> str:
@@ -298,13 +315,16 @@ class Assistant:
         question = _check_question(question)
         k = check_k(k) or self.settings.k
         self._first_use()
-        return self.retriever.search(question, k, self._sources(sources))
+        with self._reading():
+            return self.retriever.search(question, k, self._sources(sources))
 
     def relevance(self, question: str, k: int | None = None,
                   sources: str | Sequence[str] | None = None) -> Relevance:
         """The relevance-gate score of a question (the answer is declined below the setting)."""
-        passages = self.retrieve(question, k, sources)
-        return self.scorer.relevance(question, passages, self.scorer.evidence(question, passages))
+        with self._reading():
+            passages = self.retrieve(question, k, sources)
+            return self.scorer.relevance(question, passages,
+                                         self.scorer.evidence(question, passages))
 
     def ask(self, question: str, history: Sequence[dict] | None = None, k: int | None = None,
             sources: str | Sequence[str] | None = None, backend: str | None = None) -> Answer:
@@ -327,8 +347,9 @@ class Assistant:
         `suspect` lists the citations whose cited text holds instructions addressed to an
         AI assistant or the reader (a UI shows `answer.warning`).
         """
-        for event in self._stream(question, history, k, sources, backend):
-            yield with_warnings(event) if isinstance(event, Answer) else event
+        with self._reading():
+            for event in self._stream(question, history, k, sources, backend):
+                yield with_warnings(event) if isinstance(event, Answer) else event
 
     def _stream(self, question: str, history: Sequence[dict] | None, k: int | None,
                 sources: Sequence[str] | None, backend: str | None

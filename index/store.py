@@ -184,6 +184,17 @@ class ChunkStore(VectorStore):
             return named
         return self._metadata(target) or {}
 
+    def reopen(self, client) -> None:
+        """Read through `client` from now on (a new copy of an index this process cannot
+        write, its owner having changed it): its generation, collection and records are
+        read again. A call under way finishes on the old client."""
+        records = self.records_for(self.collection_name)  # first: it may fail, changing nothing
+        with self._cache_lock:
+            self.client = client
+            self.records = records
+            self._collection = None
+            self._resolved = False  # the next use follows the pointer (a reindex) again
+
     def _metadata(self, name: str) -> dict | None:
         try:
             return dict(self.client.get_collection(name).metadata or {})

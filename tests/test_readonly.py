@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -27,6 +28,8 @@ HARBOUR = ("The harbour of Quuxville was built in 1887 by the Quuxville Harbour 
            "It handles ten thousand ships a year.\n")
 LIGHTHOUSE = ("The Quuxville lighthouse is painted red and white. Its lamp can be seen "
               "from forty kilometres at sea.\n")
+FERRY = ("The Quuxville ferry to Barnholm leaves at seven every morning from pier four. "
+         "The crossing takes ninety minutes.\n")
 MOUNT_RO = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
 SETPRIV = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 ADVICE = "(set SOURCECHAT_DATA_DIR to a writable folder, or ask its owner)"
@@ -240,3 +243,96 @@ def test_the_web_chat_answers_from_a_read_only_index_and_refuses_to_add(index):
             f"are kept in {kept}/data-") in log
     assert len(list(kept.glob("data-*/chats.sqlite"))) == 1
     assert index.state() == before
+
+
+# A long-running reader: the Python API in one process, asked over stdin, one JSON line
+# answered per line ("ask QUESTION" or "sources").
+READER = """
+import json, sys
+from assistant import default_assistant
+
+assistant = default_assistant()
+for line in sys.stdin:
+    command, _, question = line.rstrip("\\n").partition(" ")
+    if command == "ask":
+        answer = assistant.ask(question)
+        print(json.dumps({"status": answer.status, "text": answer.text}), flush=True)
+    else:
+        print(json.dumps([s for s, _, _ in assistant.sources()]), flush=True)
+"""
+FOLLOWED = 120.0  # a readiness wait for the reader to follow the owner, not a time limit
+
+
+class Reader:
+    """A Python process reading the read-only index, kept running between questions."""
+
+    def __init__(self, index: Index):
+        self.proc = subprocess.Popen(
+            [*index.prefix(), sys.executable, "-c", READER], cwd=index.root, text=True,
+            env={**index.env(), "SOURCECHAT_LLM": "extractive"}, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE)
+
+    def send(self, line: str):
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        out = self.proc.stdout.readline()
+        assert out, f"the reader exited ({self.proc.wait()})"
+        return json.loads(out)
+
+    def until(self, line: str, done) -> object:
+        """Send `line` until its reply is `done` (the owner's change is read)."""
+        deadline = time.monotonic() + FOLLOWED
+        while not done(reply := self.send(line)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return reply
+
+    def close(self) -> int:
+        self.proc.stdin.close()
+        return self.proc.wait(timeout=120)
+
+
+def _copies(index: Index) -> list[str]:
+    return sorted(p.name for p in index.temp.glob("sourcechat-index-*"))
+
+
+@pytest.mark.parametrize("way", ALL_WAYS)
+def test_a_running_reader_follows_what_the_owner_adds_and_removes(way):
+    owned = Index(way)
+    reader = None
+    try:
+        built = owned.run("ingest", "--quiet", str(owned.docs), read_only=False)
+        assert built.returncode == 0, built.stderr
+        owned.lock()
+        reader = Reader(owned)
+        question = "When does the Quuxville ferry to Barnholm leave?"
+        assert reader.send(f"ask {question}")["status"] == "declined"
+        assert len(_copies(owned)) == 1
+
+        ferry = owned.docs / "ferry.txt"
+        ferry.write_text(FERRY)
+        added = owned.run("ingest", "--quiet", str(ferry), read_only=False)  # the owner
+        assert added.returncode == 0, added.stderr
+        answer = reader.until(f"ask {question}", lambda a: a["status"] == "answered")
+        assert answer["status"] == "answered", answer
+        assert answer["text"].startswith("The Quuxville ferry to Barnholm leaves at seven "
+                                         "every morning from pier four")
+        # the copy it replaced goes once nothing reads it
+        assert reader.until("sources", lambda _: len(_copies(owned)) == 1)
+        assert len(_copies(owned)) == 1
+
+        removed = owned.run("remove", "harbour.txt", read_only=False)
+        assert removed.returncode == 0, removed.stderr
+        expected = [str(ferry), str(owned.docs / "lighthouse.txt")]
+        assert reader.until("sources", lambda s: s == expected) == expected
+        assert reader.send("ask When was the harbour built?")["status"] == "declined"
+        assert reader.until("sources", lambda _: len(_copies(owned)) == 1)
+        assert len(_copies(owned)) == 1
+
+        assert reader.close() == 0
+        reader = None
+        assert _copies(owned) == []  # removed at exit
+    finally:
+        if reader is not None:
+            reader.proc.kill()
+        owned.unlock()
+        shutil.rmtree(owned.root, ignore_errors=True)

@@ -21,7 +21,14 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from assistant.settings import Settings
 from corpus.errors import NotWritableError
 from index import ChunkStore, IndexRecords, KeywordIndex, index_documents
-from index.readonly import OPENED_READ_ONLY, chroma_copy, remove_copies, unwritable
+from index.readonly import (
+    OPENED_READ_ONLY,
+    PrivateCopy,
+    chroma_copy,
+    remove_copies,
+    unwritable,
+)
+from index.reindex import reindex
 from tests.fakes import fake_assistant
 
 _DEFAULTS = Settings.model_fields
@@ -122,7 +129,7 @@ def test_chroma_reads_a_private_copy_and_writes_there_only(tmp_path, temp_dir):
     original = _files(folder)
 
     copy = Path(chroma_copy(str(folder)))
-    assert copy.parent == temp_dir and chroma_copy(str(folder)) == str(copy)  # once
+    assert copy.parent == temp_dir
     reader = _disk_store(copy)
     assert reader.count() == 2 and {s for s, _, _ in reader.sources()} == {"a", "b"}
     assert reader.get(sorted(store.all_ids())) == store.get(sorted(store.all_ids()))
@@ -150,6 +157,38 @@ def test_a_copy_left_by_a_process_that_died_is_removed_by_the_next_one(tmp_path,
     remove_copies()
     chroma_copy(str(folder))  # the next reader sweeps the dead one, never a live one
     assert not left.exists() and not mine.exists() and len(list(temp_dir.iterdir())) == 1
+
+
+def test_a_private_copy_is_made_again_when_the_owner_writes_and_kept_while_read(
+        tmp_path, temp_dir):
+    data = tmp_path / "data"
+    owner = _disk_store(data / "chroma")
+    index_documents([_doc("a", "Zorblat festival in March.")], owner, **SIZES)
+    copy = PrivateCopy(data, _client, every=0)
+    reader = ChunkStore(copy.client, "readonly", DeterministicFakeEmbedding(size=8), "fake")
+    first = copy.folder
+    assert [s for s, _, _ in reader.sources()] == ["a"]
+    assert not copy.follow(reader.reopen)  # nothing changed: no copy made
+
+    index_documents([_doc("b", "Quokkas live on Rottnest.")], owner, **SIZES)
+    with copy.reading():  # a question under way keeps the copy it started on
+        assert copy.follow(reader.reopen)
+        assert [s for s, _, _ in reader.sources()] == ["a", "b"]  # its next call: new
+        assert sorted(p.name for p in temp_dir.iterdir()) == sorted(
+            Path(f).name for f in (first, copy.folder))
+    assert [p.name for p in temp_dir.iterdir()] == [Path(copy.folder).name]  # then it goes
+
+    reindex(owner, owner.embeddings, "fake", batch_size=8, progress=False)  # a new generation
+    assert copy.follow(reader.reopen)
+    assert reader.sources() == owner.sources()
+    assert reader.collection_name == owner.collection_name != "readonly"
+    assert not copy.follow(reader.reopen)  # nothing changed; the replaced copy goes
+    assert [p.name for p in temp_dir.iterdir()] == [Path(copy.folder).name]
+
+
+def _client(path: str):
+    return chromadb.PersistentClient(path=path,
+                                     settings=chromadb.Settings(anonymized_telemetry=False))
 
 
 def _read_only(a):
