@@ -3,7 +3,10 @@
 The subjects are the names the document repeats most (multi-word capitalized phrases,
 then its rarest frequent words), weighted by how rare they are in the whole index. Each
 candidate is asked of the document itself with the quoting backend, and only the
-answered ones are suggested: a suggestion is answerable by construction.
+answered ones are suggested: a suggestion is answerable by construction. Sentences
+holding planted instructions (`corpus/injection.py`) give no subject, and a question
+whose answer would quote one is not suggested: the web chat never offers an attacker's
+words as a question to click.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+from corpus.injection import planted
 from corpus.text import STOPWORDS, content_terms
 
 NAME = re.compile(r"(?<![\w.'’])((?:[A-Z][\w'’-]+)(?:\s+(?:of|for|the|de|and)?\s*[A-Z][\w'’-]+)+)")
@@ -50,15 +54,22 @@ def suggest(assistant, source: str, n: int = 3, tries: int = 8) -> list[str]:
     passages = assistant.store.document(source)
     if not passages:
         return []
-    text = "\n".join(p.text for p in passages)
+    text = "\n".join(_without_planted(p.text) for p in passages)
     candidates = ["Summarize the document."] + [
         f"What does the document say about {s}?"
         for s in subjects(text, assistant.scorer.idf, tries)]
     out = []
     for question in candidates:
         answer = assistant.ask(question, sources=[source], backend="extractive")
-        if answer.found:
+        if answer.found and not answer.suspect:
             out.append(question)
             if len(out) >= n:
                 break
     return out
+
+
+def _without_planted(text: str) -> str:
+    """`text` with its sentences holding planted instructions cut out."""
+    for sentence in reversed(planted(text)):
+        text = text[:sentence.start] + " " + text[sentence.end:]
+    return text
