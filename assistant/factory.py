@@ -22,7 +22,8 @@ from index import (
     PassageRetriever,
     SentenceTransformerEmbeddings,
 )
-from index.readonly import PrivateCopy, check_writable, private_dir, unwritable
+from index.private_copy import PrivateCopy
+from index.readonly import check_writable, private_dir, unwritable
 
 _LOCK = threading.Lock()
 

@@ -16,6 +16,7 @@ well, and an answer citing one carries a warning. A question naming an identifie
 from __future__ import annotations
 
 import difflib
+import logging
 import numbers
 import os
 import re
@@ -77,9 +78,12 @@ from index import (
     ingest,
     remove_sources,
 )
-from index.readonly import PrivateCopy, check_writable
+from index.private_copy import PrivateCopy
+from index.readonly import check_writable
 from index.reindex import SWITCH_GRACE_S, ReindexReport, reindex
 from index.vectors import chunk_sentences
+
+log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 EXTRACTIVE_SENTENCES = 3   # at most this many quoted sentences in an extractive answer
@@ -147,7 +151,11 @@ class Assistant:
             yield
             return
         if self.private_copy.follow(self.store.reopen):
-            self._refresh_keywords()  # so this question searches the new state already
+            try:  # so this question searches the new state already
+                self._refresh_keywords()
+            except Exception as err:  # noqa: BLE001 - the keyword follower catches up later
+                log.warning("The keyword index did not follow the owner's changes yet: %s",
+                            err)
         with self.private_copy.reading():
             yield
 

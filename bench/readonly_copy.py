@@ -44,7 +44,7 @@ def main() -> int:
     from corpus.chunking import chunk_id
     from index import ChunkStore
     from index.batching import batches
-    from index.readonly import chroma_copy, remove_copies
+    from index.private_copy import chroma_copy, remove_copies
 
     sizes = sorted(int(s) for s in args.sizes.split(","))
     passages = make_passages(EVAL, sizes[-1], max_chars=1000)

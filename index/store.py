@@ -84,8 +84,9 @@ class ChunkStore(VectorStore):
         if self._collection is None:
             if not self._resolved:
                 self.follow()
+            client = self.client  # `reopen` may swap it meanwhile: then this one is dropped
             try:
-                col = self.client.get_or_create_collection(
+                col = client.get_or_create_collection(
                     self.collection_name,
                     configuration=HNSW,
                     metadata={"embedding_model": self.model_name},
@@ -111,7 +112,10 @@ class ChunkStore(VectorStore):
                     f"SOURCECHAT_EMBEDDING_MODEL={built_with}, or run `sourcechat reindex` "
                     f"to rebuild it with '{self.model_name}'."
                 )
-            self._collection = col
+            with self._cache_lock:
+                if self.client is client:
+                    self._collection = col
+            return col
         return self._collection
 
     def chunk_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:

@@ -317,7 +317,7 @@ def test_a_running_reader_follows_what_the_owner_adds_and_removes(way):
         assert answer["text"].startswith("The Quuxville ferry to Barnholm leaves at seven "
                                          "every morning from pier four")
         # the copy it replaced goes once nothing reads it
-        assert reader.until("sources", lambda _: len(_copies(owned)) == 1)
+        reader.until("sources", lambda _: len(_copies(owned)) == 1)
         assert len(_copies(owned)) == 1
 
         removed = owned.run("remove", "harbour.txt", read_only=False)
@@ -325,7 +325,7 @@ def test_a_running_reader_follows_what_the_owner_adds_and_removes(way):
         expected = [str(ferry), str(owned.docs / "lighthouse.txt")]
         assert reader.until("sources", lambda s: s == expected) == expected
         assert reader.send("ask When was the harbour built?")["status"] == "declined"
-        assert reader.until("sources", lambda _: len(_copies(owned)) == 1)
+        reader.until("sources", lambda _: len(_copies(owned)) == 1)
         assert len(_copies(owned)) == 1
 
         assert reader.close() == 0

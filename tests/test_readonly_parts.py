@@ -21,13 +21,8 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 from assistant.settings import Settings
 from corpus.errors import NotWritableError
 from index import ChunkStore, IndexRecords, KeywordIndex, index_documents
-from index.readonly import (
-    OPENED_READ_ONLY,
-    PrivateCopy,
-    chroma_copy,
-    remove_copies,
-    unwritable,
-)
+from index.private_copy import PrivateCopy, chroma_copy, remove_copies
+from index.readonly import OPENED_READ_ONLY, unwritable
 from index.reindex import reindex
 from tests.fakes import fake_assistant
 
@@ -146,7 +141,7 @@ def test_a_copy_left_by_a_process_that_died_is_removed_by_the_next_one(tmp_path,
     index_documents([_doc("a", "Zorblat festival in March.")], _disk_store(folder), **SIZES)
     mine = Path(chroma_copy(str(folder)))  # alive: held by this process
     killed = subprocess.run(
-        [sys.executable, "-c", "import os, sys; from index.readonly import chroma_copy; "
+        [sys.executable, "-c", "import os, sys; from index.private_copy import chroma_copy; "
          "print(chroma_copy(sys.argv[1]), flush=True); os._exit(9)", str(folder)],
         env={**os.environ, "TMPDIR": str(temp_dir),
              "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
@@ -184,6 +179,96 @@ def test_a_private_copy_is_made_again_when_the_owner_writes_and_kept_while_read(
     assert reader.collection_name == owner.collection_name != "readonly"
     assert not copy.follow(reader.reopen)  # nothing changed; the replaced copy goes
     assert [p.name for p in temp_dir.iterdir()] == [Path(copy.folder).name]
+
+
+class Clock:
+    """A clock the test moves (PrivateCopy's looks and grace period read it)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _owner_and_copy(data: Path, clock: Clock, open_client=None):
+    owner = _disk_store(data / "chroma")
+    index_documents([_doc("a", "Zorblat festival in March.")], owner, **SIZES)
+    copy = PrivateCopy(data, open_client or _client, every=5.0, clock=clock)
+    reader = ChunkStore(copy.client, "readonly", DeterministicFakeEmbedding(size=8), "fake")
+    return owner, copy, reader
+
+
+def test_the_owner_is_looked_for_every_few_seconds_and_a_replaced_copy_kept_that_long(
+        tmp_path, temp_dir):
+    clock = Clock()
+    owner, copy, reader = _owner_and_copy(tmp_path / "data", clock)
+    first = copy.folder
+    index_documents([_doc("b", "Quokkas live on Rottnest.")], owner, **SIZES)
+    clock.now = 4.9
+    assert not copy.follow(reader.reopen)  # not looked yet
+    clock.now = 5.0
+    assert copy.follow(reader.reopen) and [s for s, _, _ in reader.sources()] == ["a", "b"]
+    clock.now = 9.9
+    with copy.reading():  # a call outside a question may still be on the old client
+        pass
+    assert Path(first).is_dir()
+    clock.now = 10.0
+    with copy.reading():
+        pass
+    assert not Path(first).exists()
+    assert [p.name for p in temp_dir.iterdir()] == [Path(copy.folder).name]
+
+
+def test_a_copy_the_owner_wrote_to_meanwhile_is_dropped_and_made_again(
+        tmp_path, temp_dir, monkeypatch):
+    import index.private_copy as private_copy
+
+    clock = Clock()
+    owner, copy, reader = _owner_and_copy(tmp_path / "data", clock)
+    index_documents([_doc("b", "Quokkas live on Rottnest.")], owner, **SIZES)
+    real_copy = private_copy.chroma_copy
+    writes = iter([_doc("c", "The ferry leaves at nine.")])
+
+    def copy_while_the_owner_writes(folder):
+        made = real_copy(folder)
+        for doc in writes:  # the first copy only: the owner writes while it is made
+            index_documents([doc], owner, **SIZES)
+        return made
+
+    monkeypatch.setattr(private_copy, "chroma_copy", copy_while_the_owner_writes)
+    clock.now = 5.0
+    assert not copy.follow(reader.reopen)  # torn: dropped, the old copy serves
+    assert [s for s, _, _ in reader.sources()] == ["a"]
+    assert len(list(temp_dir.iterdir())) == 1
+    clock.now = 10.0
+    assert copy.follow(reader.reopen)  # the next look copies a settled index
+    assert [s for s, _, _ in reader.sources()] == ["a", "b", "c"]
+
+
+def test_a_copy_that_cannot_be_made_leaves_the_old_one_serving_until_the_owner_writes(
+        tmp_path, temp_dir):
+    clock = Clock()
+    opened = []
+
+    def open_client(path: str):
+        opened.append(path)
+        if len(opened) == 2:
+            raise OSError("No space left on device")
+        return _client(path)
+
+    owner, copy, reader = _owner_and_copy(tmp_path / "data", clock, open_client)
+    index_documents([_doc("b", "Quokkas live on Rottnest.")], owner, **SIZES)
+    clock.now = 5.0
+    assert not copy.follow(reader.reopen)
+    assert [s for s, _, _ in reader.sources()] == ["a"]  # the previous state serves
+    assert [p.name for p in temp_dir.iterdir()] == [Path(copy.folder).name]  # no leftover
+    clock.now = 10.0
+    assert not copy.follow(reader.reopen) and len(opened) == 2  # not tried again for nothing
+    index_documents([_doc("c", "The ferry leaves at nine.")], owner, **SIZES)
+    clock.now = 15.0
+    assert copy.follow(reader.reopen) and len(opened) == 3
+    assert [s for s, _, _ in reader.sources()] == ["a", "b", "c"]
 
 
 def _client(path: str):

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             # Read-only and done: skip the interpreter's slow teardown of torch and
             # Chroma threads (about a second), as a console script only (exit handlers
             # do not run: a read-only index's private copy is removed here).
-            from index.readonly import remove_copies
+            from index.private_copy import remove_copies
 
             remove_copies()
             sys.stdout.flush()
