@@ -141,3 +141,19 @@ def test_a_summary_whose_sentences_all_fail_falls_back_to_the_documents_own(samp
     assert answer.dropped == 2
     assert "Mars" not in answer.text and "Penguins" not in answer.text
     assert "93,000" in answer.text  # the document's own representative sentences
+
+
+def test_a_follow_ups_accepted_rewrite_is_the_question_the_model_answers(sample_dir):
+    """The model is shown passages, never the conversation: "What did she say about
+    Japan?" alone names nobody, so the rewrite it accepted is what it answers."""
+    rewrite = "What did Kanae Doi say about Japan?"
+    history = [{"role": "user", "content": "Who is Kanae Doi?"},
+               {"role": "assistant", "content": "Kanae Doi is the Tokyo director at Human "
+                                                "Rights Watch [1]."}]
+    with standin_server("scripted", rewrite) as server:
+        answer = _assistant(sample_dir, server).ask("What did she say about Japan?", history)
+        bodies = [r["messages"][-1]["content"] for r in server.requests]
+    assert answer.query == rewrite, answer.text
+    assert answer.status == "answered", answer.text
+    assert len(bodies) == 2 and "<sources>" not in bodies[0]  # the rewrite, then the answer
+    assert bodies[1].split("</sources>")[-1].strip().endswith(rewrite)
