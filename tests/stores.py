@@ -75,6 +75,13 @@ def assistant(data_dir: str | os.PathLike, *, keep: bool = False, **kw):
     return build_assistant(settings(data_dir, keep=keep, **kw))
 
 
+def release(data_dir: str | os.PathLike) -> None:
+    """A kept data dir's fixture is done with it: its server stops now."""
+    key = Path(data_dir).resolve()
+    _kept.discard(key)
+    stop(keep=_kept)
+
+
 def stop(keep: set[Path] | None = None) -> None:
     """Stop the servers started so far, except those of kept data dirs (`keep`: these
     instead; pass an empty set to stop every one)."""

@@ -28,7 +28,9 @@ QUESTION = "Which organizations wrote the letter, and what does it ask of Japan?
 
 @pytest.fixture(scope="module")
 def sample_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("capable")
+    data = tmp_path_factory.mktemp("capable")
+    yield data
+    stores.release(data)
 
 
 def _assistant(sample_dir, server):

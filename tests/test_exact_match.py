@@ -145,7 +145,8 @@ def helpdesk(tmp_path_factory):
     a = stores.assistant(data, keep=True)
     report = a.ingest([folder], progress=False)
     assert report.ok and len(report.indexed) == 500
-    return a
+    yield a
+    stores.release(data)
 
 
 def test_the_tickets_have_one_exact_code_and_its_neighbours():

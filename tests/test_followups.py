@@ -70,11 +70,12 @@ def listing_assistant(request, tmp_path_factory, model_cache):
     folder = tmp_path_factory.mktemp("listings")
     for name, text in DOCUMENTS.items():
         (folder / name).write_text(text)
-    a = stores.assistant(tmp_path_factory.mktemp(request.param), keep=True,
-                         llm=request.param, model_cache_dir=model_cache)
+    data = tmp_path_factory.mktemp(request.param)
+    a = stores.assistant(data, keep=True, llm=request.param, model_cache_dir=model_cache)
     a.ensure_indexed()
     assert a.ingest([folder], progress=False).ok
-    return a
+    yield a
+    stores.release(data)
 
 
 @pytest.mark.parametrize("conv", REFERENCES, ids=list(REFERENCES))

@@ -70,7 +70,8 @@ def office(tmp_path_factory):
     a = stores.assistant(data, keep=True)
     report = a.ingest([folder], progress=False)
     assert report.ok and len(report.indexed) == 4
-    return a
+    yield a
+    stores.release(data)
 
 
 @pytest.mark.slow

@@ -39,17 +39,16 @@ YUAN = (
 
 @pytest.fixture(scope="module")
 def handmade(tmp_path_factory):
-    """An assistant (extractive) over the two documents above. Its Chroma server (server
-    mode) is restarted for each test that needs it: each test's teardown stops the
-    servers the test session does not keep."""
+    """The data dir of an assistant (extractive) over the two documents above; in server
+    mode its Chroma server lives until the module is done."""
     root = tmp_path_factory.mktemp("premise")
     docs = root / "docs"
     docs.mkdir()
     (docs / "complexity.txt").write_text(COMPLEXITY)
     (docs / "yuan.txt").write_text(YUAN)
-    stores.assistant(root / "data", keep=True).ingest(
-        [str(docs)], progress=False)
-    return root / "data"
+    stores.assistant(root / "data", keep=True).ingest([str(docs)], progress=False)
+    yield root / "data"
+    stores.release(root / "data")
 
 
 @pytest.fixture()
