@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.serving import free_port
@@ -59,7 +60,7 @@ def start_server(path: Path, timeout: float = 60.0) -> tuple[subprocess.Popen, s
 def settings(data_dir: str | os.PathLike, *, keep: bool = False, **kw):
     """Settings of an assistant on `data_dir` (extractive unless `llm=` says otherwise), its
     Chroma in the mode under test. `keep=True` for a module or session fixture's data dir:
-    its server then lives until the run ends instead of stopping after the test."""
+    its server then outlives the test, until `release` (or the run's end)."""
     from assistant import Settings
 
     if keep:
@@ -73,6 +74,16 @@ def assistant(data_dir: str | os.PathLike, *, keep: bool = False, **kw):
     from assistant import build_assistant
 
     return build_assistant(settings(data_dir, keep=keep, **kw))
+
+
+@contextmanager
+def kept(data_dir: str | os.PathLike, **kw):
+    """A module fixture's assistant on `data_dir` (`assistant(..., keep=True)`): its server
+    lives until the block ends."""
+    try:
+        yield assistant(data_dir, keep=True, **kw)
+    finally:
+        release(data_dir)
 
 
 def release(data_dir: str | os.PathLike) -> None:

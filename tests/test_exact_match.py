@@ -142,11 +142,10 @@ def helpdesk(tmp_path_factory):
     for n, text in tickets().items():
         (folder / f"ticket-{n}.txt").write_text(text)
     data = tmp_path_factory.mktemp("tickets-data")
-    a = stores.assistant(data, keep=True)
-    report = a.ingest([folder], progress=False)
-    assert report.ok and len(report.indexed) == 500
-    yield a
-    stores.release(data)
+    with stores.kept(data) as a:
+        report = a.ingest([folder], progress=False)
+        assert report.ok and len(report.indexed) == 500
+        yield a
 
 
 def test_the_tickets_have_one_exact_code_and_its_neighbours():

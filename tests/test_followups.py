@@ -71,11 +71,10 @@ def listing_assistant(request, tmp_path_factory, model_cache):
     for name, text in DOCUMENTS.items():
         (folder / name).write_text(text)
     data = tmp_path_factory.mktemp(request.param)
-    a = stores.assistant(data, keep=True, llm=request.param, model_cache_dir=model_cache)
-    a.ensure_indexed()
-    assert a.ingest([folder], progress=False).ok
-    yield a
-    stores.release(data)
+    with stores.kept(data, llm=request.param, model_cache_dir=model_cache) as a:
+        a.ensure_indexed()
+        assert a.ingest([folder], progress=False).ok
+        yield a
 
 
 @pytest.mark.parametrize("conv", REFERENCES, ids=list(REFERENCES))

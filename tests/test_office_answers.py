@@ -67,11 +67,10 @@ def office(tmp_path_factory):
         "pip install frobnicate\n```\n\nThen run `frobnicate --init` once to create the "
         "configuration file.\n")
     data = tmp_path_factory.mktemp("office-data")
-    a = stores.assistant(data, keep=True)
-    report = a.ingest([folder], progress=False)
-    assert report.ok and len(report.indexed) == 4
-    yield a
-    stores.release(data)
+    with stores.kept(data) as a:
+        report = a.ingest([folder], progress=False)
+        assert report.ok and len(report.indexed) == 4
+        yield a
 
 
 @pytest.mark.slow

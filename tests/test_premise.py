@@ -46,9 +46,9 @@ def handmade(tmp_path_factory):
     docs.mkdir()
     (docs / "complexity.txt").write_text(COMPLEXITY)
     (docs / "yuan.txt").write_text(YUAN)
-    stores.assistant(root / "data", keep=True).ingest([str(docs)], progress=False)
-    yield root / "data"
-    stores.release(root / "data")
+    with stores.kept(root / "data") as a:
+        a.ingest([str(docs)], progress=False)
+        yield root / "data"
 
 
 @pytest.fixture()
